@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from './app.js';
+import { loadCorefile } from './corefile/parse.js';
+import { CorefileError } from './corefile/errors.js';
+import { log } from './log.js';
+
+const HELP = `Usage: clusterdns [options]
+
+  --conf FILE, -conf FILE        Corefile to load (default: ./Corefile)
+  --port N, -dns.port N          port for server blocks that name none (default 53)
+  --validate                     check the Corefile, print problems, exit 0/1
+  --version, -version            print the version
+  --help                         this text
+`;
+
+interface Args { conf: string; port: number; validate: boolean }
+
+function packageVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, '..', 'package.json'), join(here, '..', '..', 'package.json')]) {
+    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* try the next layout */ }
+  }
+  return 'unknown';
+}
+
+function parseArgs(argv: string[]): Args | null {
+  const args: Args = { conf: 'Corefile', port: 53, validate: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--conf': case '-conf': args.conf = value(); break;
+      case '--port': case '-dns.port': case '--dns.port': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 0 || n > 65535) throw new Error(`${flag}: "${v}" is not a port (0-65535)`);
+        args.port = n;
+        break;
+      }
+      case '--validate': args.validate = true; break;
+      case '--version': case '-version': process.stdout.write(`clusterdns ${packageVersion()}\n`); return null;
+      case '--help': case '-help': case '-h': process.stdout.write(HELP); return null;
+      default: throw new Error(`unknown flag ${a}; see --help`);
+    }
+  }
+  return args;
+}
+
+async function main(): Promise<number> {
+  let args: Args | null;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`clusterdns: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (args === null) return 0;
+
+  let server;
+  try {
+    const corefile = loadCorefile(args.conf);
+    server = createServer(corefile, { defaultPort: args.port });
+  } catch (err) {
+    if (err instanceof CorefileError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (args.validate) {
+    process.stdout.write(`${args.conf}: OK\n`);
+    return 0;
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    log('error', 'server', 'cannot start', { err });
+    await server.stop(0).catch(() => undefined);
+    return 1;
+  }
+  log('info', 'server', 'serving', { conf: args.conf, version: packageVersion() });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log('info', 'server', 'shutting down', { signal });
+      server.stop().then(resolve, resolve);
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  log('error', 'server', 'fatal', { err, stack: err instanceof Error ? err.stack : undefined });
+  process.exitCode = 1;
+});

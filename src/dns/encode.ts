@@ -1,0 +1,258 @@
+import dnsPacket from 'dns-packet';
+import { isIPv4 } from 'node:net';
+import { FLAG, QTYPE } from './constants.js';
+import { expandIPv6 } from './names.js';
+import type { Edns } from './query.js';
+import type { Reply, RR } from './reply.js';
+
+/** The bits of the query the answer must mirror. */
+export interface QueryEcho {
+  id: number;
+  flags: number;
+  /** raw[12, questionEnd) is the question, copied verbatim so the client's spelling comes back. */
+  raw: Buffer;
+  questionEnd: number;
+  /** Lower-case question name: registered for compression so owners point at the question. */
+  lname: string;
+  edns: Edns | null;
+}
+
+export interface EncodeLimits {
+  /** Largest message we may send; UDP cuts at a whole record and sets TC. */
+  maxSize: number;
+  /** Set RA: this block can recurse (forward is present). */
+  recursionAvailable: boolean;
+  /** UDP payload size we advertise in our OPT. */
+  ednsSize: number;
+}
+
+const TYPE_CODE: Record<string, number> = {
+  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DNAME: 39, OPT: 41,
+};
+const CLASS_CODE: Record<string, number> = { IN: 1, CS: 2, CH: 3, HS: 4, ANY: 255 };
+
+// One scratch buffer: a message is built here, then copied out once at its final size.
+const scratch = Buffer.allocUnsafe(65535 + 512);
+
+class Writer {
+  off = 0;
+  private names = new Map<string, number>();
+
+  constructor(readonly buf: Buffer) {}
+
+  u8(v: number): void { this.buf[this.off++] = v; }
+  u16(v: number): void { this.buf.writeUInt16BE(v & 0xffff, this.off); this.off += 2; }
+  u32(v: number): void { this.buf.writeUInt32BE(v >>> 0, this.off); this.off += 4; }
+
+  /** Remember where the question's name and its suffixes are, for pointers. */
+  register(lname: string, at: number): void {
+    if (lname === '' || lname.includes('\\')) return;
+    let pos = at;
+    let rest = lname;
+    for (;;) {
+      if (pos < 0x4000 && !this.names.has(rest)) this.names.set(rest, pos);
+      const dot = rest.indexOf('.');
+      if (dot < 0) return;
+      pos += dot + 1;
+      rest = rest.slice(dot + 1);
+    }
+  }
+
+  /** Writes a name, compressing its longest known suffix into a pointer (RFC 1035 4.1.4). */
+  name(input: string, compress = true): void {
+    let n = input.endsWith('.') ? input.slice(0, -1) : input;
+    if (n === '' || n === '.') { this.u8(0); return; }
+    if (n.includes('\\')) { this.escapedName(n); return; }
+    let key = n.toLowerCase();
+    for (;;) {
+      if (compress) {
+        const ptr = this.names.get(key);
+        if (ptr !== undefined) { this.u16(0xc000 | ptr); return; }
+        if (this.off < 0x4000) this.names.set(key, this.off);
+      }
+      const dot = n.indexOf('.');
+      const label = dot < 0 ? n : n.slice(0, dot);
+      const l = Buffer.byteLength(label);
+      if (l === 0 || l > 63) throw new RangeError(`bad label in name "${input}"`);
+      this.u8(l);
+      this.off += this.buf.write(label, this.off, 'utf8');
+      if (dot < 0) { this.u8(0); return; }
+      n = n.slice(dot + 1);
+      key = key.slice(dot + 1);
+    }
+  }
+
+  /** Names carrying \. or \DDD escapes (only ever echoes of odd query names): no compression. */
+  private escapedName(n: string): void {
+    const bytes: number[] = [];
+    const flush = (): void => {
+      if (bytes.length === 0 || bytes.length > 63) throw new RangeError(`bad label in name "${n}"`);
+      this.u8(bytes.length);
+      for (const b of bytes) this.u8(b);
+      bytes.length = 0;
+    };
+    for (let i = 0; i < n.length; i++) {
+      const c = n.charCodeAt(i);
+      if (c === 0x5c) {
+        const d = n.slice(i + 1, i + 4);
+        if (/^\d{3}$/.test(d)) { bytes.push(Number(d)); i += 3; } else { bytes.push(n.charCodeAt(i + 1)); i += 1; }
+      } else if (c === 0x2e) flush();
+      else bytes.push(c & 0xff);
+    }
+    flush();
+    this.u8(0);
+  }
+
+  characterString(s: string | Buffer): void {
+    const b = typeof s === 'string' ? Buffer.from(s) : s;
+    for (let i = 0; i < b.length || i === 0; i += 255) {
+      const part = b.subarray(i, Math.min(i + 255, b.length));
+      this.u8(part.length);
+      part.copy(this.buf, this.off);
+      this.off += part.length;
+      if (b.length === 0) break;
+    }
+  }
+}
+
+type AnyEncoder = { encode(rr: RR, buf: Buffer, offset: number): Buffer; encodingLength(rr: RR): number };
+const fallback = (dnsPacket as unknown as { answer: AnyEncoder }).answer;
+
+function writeRecord(w: Writer, rr: RR): void {
+  const type = TYPE_CODE[rr.type];
+  if (type === undefined || type === QTYPE.OPT) {
+    // Rare types: dns-packet encodes them (uncompressed, which is always legal).
+    fallback.encode(rr, w.buf, w.off);
+    w.off += fallback.encodingLength(rr);
+    return;
+  }
+  w.name(rr.name);
+  w.u16(type);
+  const base = rr as { class?: string; ttl?: number };
+  w.u16(CLASS_CODE[base.class ?? 'IN'] ?? 1);
+  w.u32(base.ttl ?? 0);
+  const lenAt = w.off;
+  w.off += 2;
+  writeData(w, rr, type);
+  w.buf.writeUInt16BE(w.off - lenAt - 2, lenAt);
+}
+
+function writeData(w: Writer, rr: RR, type: number): void {
+  const data = (rr as { data: unknown }).data;
+  switch (type) {
+    case QTYPE.A: {
+      const ip = data as string;
+      if (!isIPv4(ip)) throw new RangeError(`bad A data "${ip}"`);
+      for (const part of ip.split('.')) w.u8(Number(part));
+      return;
+    }
+    case QTYPE.AAAA: {
+      const hex = expandIPv6(data as string);
+      if (hex === null) throw new RangeError(`bad AAAA data "${String(data)}"`);
+      w.off += w.buf.write(hex, w.off, 'hex');
+      return;
+    }
+    case QTYPE.CNAME: case QTYPE.PTR: case QTYPE.NS: case 39:
+      w.name(data as string);
+      return;
+    case QTYPE.MX: {
+      const mx = data as { preference?: number; exchange: string };
+      w.u16(mx.preference ?? 0);
+      w.name(mx.exchange);
+      return;
+    }
+    case QTYPE.SRV: {
+      const srv = data as { priority?: number; weight?: number; port: number; target: string };
+      w.u16(srv.priority ?? 0);
+      w.u16(srv.weight ?? 0);
+      w.u16(srv.port);
+      // RFC 2782/3597: the SRV target is not compressed.
+      w.name(srv.target, false);
+      return;
+    }
+    case QTYPE.SOA: {
+      const soa = data as { mname: string; rname: string; serial?: number; refresh?: number; retry?: number; expire?: number; minimum?: number };
+      w.name(soa.mname);
+      w.name(soa.rname);
+      w.u32(soa.serial ?? 0);
+      w.u32(soa.refresh ?? 0);
+      w.u32(soa.retry ?? 0);
+      w.u32(soa.expire ?? 0);
+      w.u32(soa.minimum ?? 0);
+      return;
+    }
+    case QTYPE.TXT: {
+      const parts = Array.isArray(data) ? data as Array<string | Buffer> : [data as string | Buffer];
+      for (const p of parts) w.characterString(p);
+      return;
+    }
+    case QTYPE.HINFO: {
+      const h = data as { cpu: string; os: string };
+      w.characterString(h.cpu);
+      w.characterString(h.os);
+      return;
+    }
+  }
+}
+
+function writeOpt(w: Writer, limits: EncodeLimits, edns: Edns, rcode: number): void {
+  w.u8(0);
+  w.u16(QTYPE.OPT);
+  w.u16(limits.ednsSize);
+  // Extended rcode (upper 8 bits), version 0, DO echoed (RFC 3225).
+  w.u32(((rcode >> 4) << 24) | (edns.do ? 0x8000 : 0));
+  w.u16(0);
+}
+
+const OPT_SIZE = 11;
+
+/**
+ * Encodes a reply for the query, within `limits.maxSize`: records are
+ * dropped whole from the end; losing any answer or authority record sets
+ * TC (RFC 2181 9: a short additional section does not).
+ */
+export function encodeReply(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffer {
+  const w = new Writer(scratch);
+  const rcode = r.rcode;
+  let flags = FLAG.QR | (q.flags & (0x7800 | FLAG.RD | FLAG.CD)) | (rcode & 0xf);
+  if (r.aa) flags |= FLAG.AA;
+  if (limits.recursionAvailable) flags |= FLAG.RA;
+  w.u16(q.id);
+  w.u16(flags);
+  w.u16(q.questionEnd > 12 ? 1 : 0);
+  w.off = 12;
+  if (q.questionEnd > 12) {
+    q.raw.copy(scratch, 12, 12, q.questionEnd);
+    w.register(q.lname, 12);
+    w.off = q.questionEnd;
+  }
+  const sections = [r.answer, r.authority, r.additional];
+  const counts = [0, 0, 0];
+  const reserve = q.edns ? OPT_SIZE : 0;
+  const limit = Math.min(limits.maxSize, 65535) - reserve;
+  let truncated = false;
+  outer: for (let s = 0; s < 3; s++) {
+    for (const rr of sections[s]!) {
+      const before = w.off;
+      writeRecord(w, rr);
+      if (w.off > limit) {
+        w.off = before;
+        if (s < 2) truncated = true;
+        break outer;
+      }
+      counts[s]!++;
+    }
+  }
+  if (q.edns) writeOpt(w, limits, q.edns, rcode);
+  if (truncated) flags |= FLAG.TC;
+  scratch.writeUInt16BE(flags, 2);
+  scratch.writeUInt16BE(counts[0]!, 6);
+  scratch.writeUInt16BE(counts[1]!, 8);
+  scratch.writeUInt16BE(counts[2]! + (q.edns ? 1 : 0), 10);
+  return Buffer.from(scratch.subarray(0, w.off));
+}
+
+/** A header-only error answer (FORMERR/NOTIMP/REFUSED...) echoing whatever of the query was readable. */
+export function encodeError(q: QueryEcho, rcode: number, limits: EncodeLimits): Buffer {
+  return encodeReply(q, { rcode, aa: false, answer: [], authority: [], additional: [] }, limits);
+}

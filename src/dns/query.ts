@@ -1,0 +1,143 @@
+import { FLAG, OPCODE_QUERY, QTYPE, RCODE } from './constants.js';
+
+/** EDNS0 facts from the query's OPT record (RFC 6891). */
+export interface Edns {
+  udpSize: number;
+  version: number;
+  do: boolean;
+}
+
+/** A query as the hot path needs it: header, the one question, EDNS. Nothing else is decoded. */
+export interface ParsedQuery {
+  id: number;
+  flags: number;
+  opcode: number;
+  /** Question name as the client spelled it, no trailing dot, "" for the root. */
+  name: string;
+  /** Lower-case form of name, the key every lookup uses. */
+  lname: string;
+  type: number;
+  qclass: number;
+  /** Offset just past the question: the question bytes are raw[12, questionEnd). */
+  questionEnd: number;
+  edns: Edns | null;
+}
+
+/**
+ * Why a query could not be served: `drop` when even the header can't be
+ * trusted (too short, or a response), otherwise the rcode to answer with.
+ */
+export interface QueryProblem {
+  drop: boolean;
+  rcode: number;
+  /** Set when the header was readable, so the error answer can echo the ID. */
+  id: number;
+  flags: number;
+  /** Set when the question itself parsed, so the error answer can echo it. */
+  questionEnd: number;
+  reason: string;
+}
+
+const MIN_RR = 11; // root name + type + class + ttl + rdlength
+
+/**
+ * Reads a query without dns-packet: the header counts are checked against
+ * the packet size first, so a 12-byte packet claiming 65535 records costs
+ * no more than a normal one.
+ */
+export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
+  const len = raw.length;
+  if (len < 12) return problem(true, RCODE.FORMERR, 0, 0, 0, 'short header');
+  const id = raw.readUInt16BE(0);
+  const flags = raw.readUInt16BE(2);
+  if (flags & FLAG.QR) return problem(true, RCODE.FORMERR, id, flags, 0, 'response packet');
+  const opcode = (flags >> 11) & 0xf;
+  const qd = raw.readUInt16BE(4);
+  const an = raw.readUInt16BE(6);
+  const ns = raw.readUInt16BE(8);
+  const ar = raw.readUInt16BE(10);
+  if (opcode !== OPCODE_QUERY) return problem(false, RCODE.NOTIMP, id, flags, 0, `opcode ${opcode}`);
+  if (qd !== 1) return problem(false, RCODE.FORMERR, id, flags, 0, `qdcount ${qd}`);
+  if (an !== 0 || ns !== 0) return problem(false, RCODE.FORMERR, id, flags, 0, 'records in answer/authority');
+  if (12 + 5 + ar * MIN_RR > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'counts exceed packet');
+
+  // Question name: plain labels only (a compression pointer in a query's only name is invalid).
+  let off = 12;
+  let name = '';
+  let total = 0;
+  for (;;) {
+    if (off >= len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated name');
+    const l = raw[off]!;
+    if (l === 0) { off++; break; }
+    if (l > 63) return problem(false, RCODE.FORMERR, id, flags, 0, 'bad label');
+    if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
+    total += l + 1;
+    if (total > 254) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
+    const label = readLabel(raw, off + 1, l);
+    name = name === '' ? label : `${name}.${label}`;
+    off += 1 + l;
+  }
+  if (off + 4 > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated question');
+  const type = raw.readUInt16BE(off);
+  const qclass = raw.readUInt16BE(off + 2);
+  off += 4;
+  const questionEnd = off;
+
+  let edns: Edns | null = null;
+  for (let i = 0; i < ar; i++) {
+    // Additional records: we only read OPT; others (TSIG, cookies inside OPT) are skipped.
+    const nameStart = off;
+    off = skipName(raw, off);
+    if (off < 0 || off + 10 > len) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'bad additional record');
+    const rtype = raw.readUInt16BE(off);
+    const rclass = raw.readUInt16BE(off + 2);
+    const ttl = raw.readUInt32BE(off + 4);
+    const rdlen = raw.readUInt16BE(off + 8);
+    off += 10 + rdlen;
+    if (off > len) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'truncated rdata');
+    if (rtype === QTYPE.OPT) {
+      if (edns !== null || raw[nameStart] !== 0) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'bad OPT');
+      edns = { udpSize: rclass, version: (ttl >>> 16) & 0xff, do: (ttl & 0x8000) !== 0 };
+    }
+  }
+  return { id, flags, opcode, name, lname: name.toLowerCase(), type, qclass, questionEnd, edns };
+}
+
+export function isProblem(q: ParsedQuery | QueryProblem): q is QueryProblem {
+  return (q as QueryProblem).reason !== undefined;
+}
+
+function problem(drop: boolean, rcode: number, id: number, flags: number, questionEnd: number, reason: string): QueryProblem {
+  return { drop, rcode, id, flags, questionEnd, reason };
+}
+
+/** A label as text; bytes that would make the text ambiguous become \DDD (as CoreDNS prints them). */
+function readLabel(raw: Buffer, start: number, l: number): string {
+  let plain = true;
+  for (let i = start; i < start + l; i++) {
+    const c = raw[i]!;
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) { plain = false; break; }
+  }
+  if (plain) return raw.toString('latin1', start, start + l);
+  let s = '';
+  for (let i = start; i < start + l; i++) {
+    const c = raw[i]!;
+    if (c === 0x2e || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
+    else if (c <= 0x20 || c >= 0x7f) s += `\\${c.toString().padStart(3, '0')}`;
+    else s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** Offset after a (possibly compressed) name, or -1. */
+function skipName(raw: Buffer, off: number): number {
+  for (let hops = 0; hops < 128; hops++) {
+    if (off >= raw.length) return -1;
+    const l = raw[off]!;
+    if (l === 0) return off + 1;
+    if ((l & 0xc0) === 0xc0) return off + 2 <= raw.length ? off + 2 : -1;
+    if (l > 63) return -1;
+    off += 1 + l;
+  }
+  return -1;
+}

@@ -1,0 +1,27 @@
+import type { Answer } from 'dns-packet';
+
+/** A resource record in dns-packet's shape (names without trailing dot, TTL in seconds). */
+export type RR = Answer;
+
+/**
+ * What a plugin hands back. Either sections to encode, or (forward, cache)
+ * the upstream's whole message in `wire`, relayed with our ID and the
+ * client's question spelling patched in.
+ */
+export interface Reply {
+  rcode: number;
+  /** Authoritative Answer bit: set for names we are the source of (the cluster zone). */
+  aa: boolean;
+  answer: RR[];
+  authority: RR[];
+  additional: RR[];
+  wire?: Buffer;
+  /** Name of the plugin that produced the reply (metrics label, log). */
+  by?: string;
+  /** Why the reply is a failure, for the `errors` plugin. */
+  error?: Error;
+}
+
+export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
+  return { rcode, aa, answer, authority, additional, by };
+}

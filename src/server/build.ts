@@ -1,0 +1,126 @@
+import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
+import { configError } from '../corefile/errors.js';
+import { parseServerKey, type ServerKey } from '../corefile/keys.js';
+import { RCODE } from '../dns/constants.js';
+import type { Reply } from '../dns/reply.js';
+import type { Handler, Plugin, PluginDefinition, Request, SetupContext } from './plugin.js';
+
+/** Every CoreDNS directive: one we lack is "not supported", anything else "unknown". */
+const COREDNS_DIRECTIVES = new Set([
+  'bind', 'cache', 'errors', 'forward', 'health', 'hosts', 'kubernetes', 'loadbalance', 'log', 'loop',
+  'prometheus', 'ready', 'reload',
+  'acl', 'any', 'auto', 'autopath', 'azure', 'bufsize', 'cancel', 'chaos', 'clouddns', 'debug', 'dns64',
+  'dnssec', 'dnstap', 'erratic', 'etcd', 'file', 'geoip', 'grpc', 'header', 'k8s_external', 'local',
+  'metadata', 'minimal', 'multisocket', 'nsid', 'on', 'pprof', 'rewrite', 'root', 'route53', 'secondary',
+  'sign', 'template', 'timeouts', 'tls', 'trace', 'transfer', 'tsig', 'view', 'whoami',
+]);
+
+/** A server block made runnable: its zones, its chain, its watchers. */
+export interface Block {
+  keys: ServerKey[];
+  zones: string[];
+  /** Interfaces from `bind`; empty means every interface. */
+  bind: string[];
+  plugins: Plugin[];
+  handler: Handler;
+  observers: Plugin[];
+  recursive: boolean;
+  file: string;
+  line: number;
+}
+
+export interface BuildOptions {
+  /** Plugin definitions in execution order (the code's plugin.cfg). */
+  plugins: readonly PluginDefinition[];
+  /** Port for keys without one (--port / -dns.port). */
+  defaultPort: number;
+  resolve: SetupContext['resolve'];
+  shared: Map<string, unknown>;
+  /** Port override for every block (tests run the kubeadm Corefile on a free port). */
+  forcePort?: number;
+}
+
+const servfail = (): Reply => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [] });
+
+/** The end of every chain: nobody answered, so SERVFAIL (as CoreDNS). */
+const endOfChain: Handler = servfail;
+
+/**
+ * Turns the parsed Corefile into blocks. Each plugin validates its own
+ * directive; the chain order comes from `opts.plugins`, not from the file.
+ */
+export function buildBlocks(corefile: Corefile, opts: BuildOptions): Block[] {
+  const byName = new Map(opts.plugins.map((p, i) => [p.name, { def: p, rank: i }]));
+  return corefile.blocks.map((sb) => buildBlock(sb, byName, opts));
+}
+
+function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition; rank: number }>, opts: BuildOptions): Block {
+  const keys: ServerKey[] = [];
+  for (const k of sb.keys) {
+    for (const key of parseServerKey(k, sb)) {
+      keys.push({ ...key, port: opts.forcePort ?? key.port ?? opts.defaultPort });
+    }
+  }
+  const zones = [...new Set(keys.map((k) => k.zone))];
+  const ctx: SetupContext = {
+    block: { keys, zones, directives: sb.directives, file: sb.file, line: sb.line },
+    resolve: opts.resolve,
+    shared: opts.shared,
+  };
+  refuseUnknown(sb.directives, byName);
+
+  const seen = new Set<string>();
+  const built: Array<{ plugin: Plugin; rank: number; seq: number }> = [];
+  const bind: string[] = [];
+  sb.directives.forEach((d, seq) => {
+    const entry = byName.get(d.name)!;
+    if (seen.has(d.name) && !entry.def.multiple) {
+      throw configError(d, `${d.name} appears more than once in this server block; it is allowed once`);
+    }
+    seen.add(d.name);
+    if (d.name === 'bind') bind.push(...bindAddresses(d));
+    const plugin = entry.def.setup(d, ctx);
+    if (plugin) built.push({ plugin, rank: entry.rank, seq });
+  });
+  built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
+  const plugins = built.map((b) => b.plugin);
+
+  // Compose once at load time: a query runs through prebuilt closures, none made per query.
+  let handler: Handler = endOfChain;
+  for (let i = plugins.length - 1; i >= 0; i--) {
+    const p = plugins[i]!;
+    if (!p.serve) continue;
+    const next = handler;
+    const serve = p.serve.bind(p);
+    handler = (req: Request) => serve(req, next);
+  }
+  return {
+    keys,
+    zones,
+    bind,
+    plugins,
+    handler,
+    observers: plugins.filter((p) => p.observe !== undefined),
+    recursive: plugins.some((p) => p.recursive === true),
+    file: sb.file,
+    line: sb.line,
+  };
+}
+
+function refuseUnknown(directives: Directive[], byName: Map<string, unknown>): void {
+  const unsupported = directives.filter((d) => !byName.has(d.name));
+  if (unsupported.length === 0) return;
+  const first = unsupported[0]!;
+  const names = [...new Set(unsupported.map((d) => d.name))];
+  const known = names.filter((n) => COREDNS_DIRECTIVES.has(n));
+  const unknown = names.filter((n) => !COREDNS_DIRECTIVES.has(n));
+  const reasons: string[] = [];
+  if (unknown.length > 0) reasons.push(`unknown directive${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  if (known.length > 0) reasons.push(`CoreDNS plugin${known.length > 1 ? 's' : ''} ${known.join(', ')} ${known.length > 1 ? 'are' : 'is'} not supported by clusterdns`);
+  throw configError(first, `${reasons.join('; ')}; supported: ${[...byName.keys()].join(', ')}`);
+}
+
+/** `bind` takes addresses (v4/v6); interface names would need OS lookups we don't do. */
+function bindAddresses(d: Directive): string[] {
+  return d.args;
+}

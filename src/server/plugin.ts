@@ -1,0 +1,70 @@
+import type { Directive } from '../corefile/ast.js';
+import type { ServerKey } from '../corefile/keys.js';
+import type { ParsedQuery } from '../dns/query.js';
+import type { Reply } from '../dns/reply.js';
+
+/** One query on its way through a server block's chain. */
+export interface Request extends ParsedQuery {
+  readonly raw: Buffer;
+  readonly proto: 'udp' | 'tcp';
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The server block zone that took this query (lower-case, "" for the root). */
+  readonly zone: string;
+  /** The listener, as CoreDNS labels it: "dns://:53". */
+  readonly server: string;
+  /** performance.now() when the query arrived. */
+  readonly start: number;
+  /** Set on queries the server sends itself (CNAME chasing, loop probe): no metrics, no log. */
+  readonly internal: boolean;
+}
+
+export type Handler = (req: Request) => Reply | Promise<Reply>;
+
+/**
+ * A plugin instance built from one Corefile directive. Plugins in the query
+ * path implement `serve` (answer, or call `next`); plugins that only watch
+ * implement `observe`; side servers (health, ready, prometheus) use
+ * `start`/`stop` only.
+ */
+export interface Plugin {
+  readonly name: string;
+  serve?(req: Request, next: Handler): Reply | Promise<Reply>;
+  /** Called after each answer is encoded, with the bytes sent and the duration (ms). */
+  observe?(req: Request, reply: Reply, wire: Buffer, durationMs: number): void;
+  /** Before listeners open; may wait (kubernetes waits for its first sync). */
+  start?(): Promise<void> | void;
+  /** On shutdown or reload, after listeners closed. */
+  stop?(): Promise<void> | void;
+  /** Readiness for the `ready` plugin: undefined = does not report. */
+  ready?(): boolean;
+  /** True when this plugin recurses for clients (sets RA). */
+  readonly recursive?: boolean;
+}
+
+/** Facts about the block a directive sits in. */
+export interface BlockInfo {
+  keys: ServerKey[];
+  /** Zones of the block's keys, lower-case. */
+  zones: string[];
+  directives: Directive[];
+  file: string;
+  line: number;
+}
+
+export interface SetupContext {
+  block: BlockInfo;
+  /** Resolve a name through the whole server, as a client would (CNAME chasing). */
+  resolve(name: string, type: number): Promise<Reply>;
+  /** Process-wide services shared by blocks (side servers, metrics registry). */
+  shared: Map<string, unknown>;
+}
+
+export interface PluginDefinition {
+  /** The Corefile directive. */
+  name: string;
+  /** May the directive appear more than once in a block? */
+  multiple?: boolean;
+  /** Validates the directive and builds the plugin; null for config-only directives (bind). */
+  setup(d: Directive, ctx: SetupContext): Plugin | null;
+}

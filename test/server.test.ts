@@ -1,0 +1,200 @@
+import { expect } from 'chai';
+import dnsPacket from 'dns-packet';
+import { PLUGINS } from '../src/plugins/index.js';
+import { setLogSink } from '../src/log.js';
+import { answerPlugin } from './support/answer-plugin.js';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
+import { startCorefile, type Running } from './support/server.js';
+
+const plugins = [...PLUGINS, answerPlugin];
+
+describe('server core over real sockets', () => {
+  let srv: Running;
+  const logs: string[] = [];
+
+  before(async () => {
+    setLogSink((l) => logs.push(l));
+    srv = await startCorefile(`
+example.org {
+    errors
+    answer 100
+}
+sub.example.org {
+    answer 1
+}
+`, { plugins });
+  });
+  after(async () => {
+    await srv.stop();
+    setLogSink(null);
+  });
+
+  it('answers over UDP, echoing the question spelling, ID and RD', async () => {
+    const a = await udpQuery(srv.port, 'WWW.Example.ORG', 'A', { id: 4242 });
+    expect(a.id).to.equal(4242);
+    expect(rcodeOf(a)).to.equal('NOERROR');
+    expect(a.questions![0]!.name).to.equal('WWW.Example.ORG');
+    expect(a.flag_rd).to.equal(true);
+    expect(a.flag_aa).to.equal(true);
+    expect(a.flag_ra).to.equal(false, 'no forward in the block: no recursion available');
+    expect(rrLines(a.answers)).to.deep.equal(['WWW.Example.ORG A 192.0.2.1']);
+  });
+
+  it('answers over TCP', async () => {
+    const a = await tcpQuery(srv.port, 'x.example.org', 'A');
+    expect(rrLines(a.answers)).to.deep.equal(['x.example.org A 192.0.2.1']);
+  });
+
+  it('routes to the longest matching zone', async () => {
+    const a = await udpQuery(srv.port, 'big.sub.example.org', 'A');
+    expect(a.answers).to.have.length(1, 'sub.example.org block answers 1 record');
+    const b = await tcpQuery(srv.port, 'big.example.org', 'A');
+    expect(b.answers).to.have.length(100);
+  });
+
+  it('REFUSES zones no block serves', async () => {
+    const a = await udpQuery(srv.port, 'example.com', 'A');
+    expect(rcodeOf(a)).to.equal('REFUSED');
+  });
+
+  it('truncates at a record boundary and sets TC for plain 512-byte UDP', async () => {
+    const raw = await udpRaw(srv.port, queryBytes('big.example.org', 'A'));
+    expect(raw!.length).to.be.at.most(512);
+    const a = dnsPacket.decode(raw!);
+    expect(a.flag_tc).to.equal(true);
+    expect(a.answers!.length).to.be.greaterThan(0).and.lessThan(100);
+  });
+
+  it('honours the EDNS buffer size, caps it at 1232 and echoes OPT with DO', async () => {
+    const raw = await udpRaw(srv.port, queryBytes('big.example.org', 'A', { edns: 1000, do: true }));
+    expect(raw!.length).to.be.at.most(1000);
+    const a = dnsPacket.decode(raw!);
+    expect(a.flag_tc).to.equal(true);
+    const opt = a.additionals!.find((r) => r.type === 'OPT') as unknown as { udpPayloadSize: number; flag_do: boolean };
+    expect(opt).to.not.equal(undefined);
+    expect(opt.flag_do).to.equal(true);
+    const raw2 = await udpRaw(srv.port, queryBytes('big.example.org', 'A', { edns: 4096 }));
+    expect(raw2!.length).to.be.at.most(1232);
+    const c = dnsPacket.decode(raw2!);
+    // (1232 - 12 header - 21 question - 11 OPT) / 16 bytes per compressed A record.
+    expect(c.answers).to.have.length(74);
+    expect(c.flag_tc).to.equal(true);
+  });
+
+  it('compresses names: 100 A records for one owner are small', async () => {
+    const [raw] = await tcpRaw(srv.port, [queryBytes('big.example.org', 'A')]);
+    // Header 12 + question 21 + 100 * (2-byte pointer + 10 + 4) = 1633.
+    expect(raw!.length).to.equal(12 + 21 + 100 * 16);
+    expect(dnsPacket.decode(raw!).answers).to.have.length(100);
+  });
+
+  it('never truncates TCP', async () => {
+    const a = await tcpQuery(srv.port, 'big.example.org', 'A');
+    expect(a.flag_tc).to.equal(false);
+    expect(a.answers).to.have.length(100);
+  });
+
+  it('answers pipelined TCP queries, slow and fast, on one connection', async () => {
+    const msgs = [
+      queryBytes('slow.example.org', 'A', { id: 1 }),
+      queryBytes('fast.example.org', 'A', { id: 2 }),
+      queryBytes('x.sub.example.org', 'A', { id: 3 }),
+    ];
+    const answers = await tcpRaw(srv.port, msgs);
+    const ids = answers.map((b) => b.readUInt16BE(0));
+    expect([...ids].sort()).to.deep.equal([1, 2, 3]);
+    expect(ids[2]).to.equal(1, 'the slow answer comes last: no head-of-line blocking');
+  });
+
+  it('handles a TCP length prefix and message split across writes', async () => {
+    const net = await import('node:net');
+    const q = queryBytes('split.example.org', 'A', { id: 77 });
+    const framed = Buffer.concat([Buffer.from([0, q.length]), q]);
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(srv.port, '127.0.0.1');
+      let buf = Buffer.alloc(0);
+      s.on('data', (d) => { buf = Buffer.concat([buf, d]); if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { s.destroy(); resolve(buf.subarray(2)); } });
+      s.on('error', reject);
+      s.on('connect', async () => {
+        for (const piece of [framed.subarray(0, 1), framed.subarray(1, 5), framed.subarray(5)]) {
+          s.write(piece);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+    });
+    expect(answer.readUInt16BE(0)).to.equal(77);
+  });
+
+  it('answers FORMERR for undecodable queries with a readable header', async () => {
+    const q = queryBytes('x.example.org', 'A', { id: 9 });
+    const cut = q.subarray(0, q.length - 3);
+    const raw = await udpRaw(srv.port, cut);
+    const a = dnsPacket.decode(raw!);
+    expect(a.id).to.equal(9);
+    expect(rcodeOf(a)).to.equal('FORMERR');
+  });
+
+  it('answers FORMERR when QDCOUNT is not 1', async () => {
+    const q = Buffer.from(queryBytes('x.example.org', 'A', { id: 10 }));
+    q.writeUInt16BE(2, 4);
+    const a = dnsPacket.decode((await udpRaw(srv.port, q))!);
+    expect(rcodeOf(a)).to.equal('FORMERR');
+  });
+
+  it('answers NOTIMP for opcodes other than QUERY', async () => {
+    const q = Buffer.from(queryBytes('x.example.org', 'A', { id: 11 }));
+    q.writeUInt16BE(q.readUInt16BE(2) | (2 << 11), 2);
+    const a = dnsPacket.decode((await udpRaw(srv.port, q))!);
+    expect(rcodeOf(a)).to.equal('NOTIMP');
+  });
+
+  it('drops responses and runts', async () => {
+    const q = Buffer.from(queryBytes('x.example.org', 'A'));
+    q.writeUInt16BE(q.readUInt16BE(2) | 0x8000, 2);
+    expect(await udpRaw(srv.port, q, 300)).to.equal(null);
+    expect(await udpRaw(srv.port, Buffer.from([1, 2, 3]), 300)).to.equal(null);
+  });
+
+  it('rejects a header claiming 65535 records at once', async () => {
+    const q = Buffer.alloc(12);
+    q.writeUInt16BE(5, 0);
+    q.writeUInt16BE(1, 4);
+    q.writeUInt16BE(65535, 10);
+    const a = dnsPacket.decode((await udpRaw(srv.port, q))!);
+    expect(rcodeOf(a)).to.equal('FORMERR');
+  });
+
+  it('answers BADVERS for EDNS versions above 0', async () => {
+    const q = Buffer.from(queryBytes('x.example.org', 'A', { edns: 1232 }));
+    // OPT is the last 11 bytes: name, type, class, then TTL = ext-rcode, version, flags.
+    q[q.length - 5] = 1;
+    const raw = await udpRaw(srv.port, q);
+    const a = dnsPacket.decode(raw!);
+    const opt = a.additionals!.find((r) => r.type === 'OPT') as unknown as { extendedRcode: number };
+    expect(opt.extendedRcode).to.equal(1, 'BADVERS is 16: upper bits 1 in OPT, 0 in the header');
+  });
+
+  it('gives ANY a minimal RFC 8482 answer', async () => {
+    const a = await udpQuery(srv.port, 'x.example.org', 'ANY');
+    expect(a.answers).to.have.length(1);
+    expect(a.answers![0]!.type).to.equal('HINFO');
+  });
+
+  it('turns a throwing plugin into SERVFAIL, logged by errors, and goes on', async () => {
+    const a = await udpQuery(srv.port, 'throw.example.org', 'A');
+    expect(rcodeOf(a)).to.equal('SERVFAIL');
+    expect(logs.some((l) => l.includes('plugin=errors') && l.includes('test plugin failure') && l.includes('throw.example.org.'))).to.equal(true);
+    const b = await udpQuery(srv.port, 'ok.example.org', 'A');
+    expect(rcodeOf(b)).to.equal('NOERROR');
+  });
+
+  it('gives SERVFAIL when the chain ends without an answer', async () => {
+    const s2 = await startCorefile('example.net {\n errors\n}\n', { plugins });
+    try {
+      const a = await udpQuery(s2.port, 'example.net', 'A');
+      expect(rcodeOf(a)).to.equal('SERVFAIL');
+    } finally {
+      await s2.stop();
+    }
+  });
+});

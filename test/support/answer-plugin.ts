@@ -1,0 +1,30 @@
+import { RCODE } from '../../src/dns/constants.js';
+import type { RR } from '../../src/dns/reply.js';
+import type { PluginDefinition, Request } from '../../src/server/plugin.js';
+
+/**
+ * `answer N`: a test-only plugin. For `big.<zone>` it returns N A records
+ * (to exercise truncation), for `slow.<zone>` it answers after 50 ms (async
+ * path), for `throw.<zone>` it throws, otherwise one A record 192.0.2.1.
+ */
+export const answerPlugin: PluginDefinition = {
+  name: 'answer',
+  setup(d) {
+    const n = Number(d.args[0] ?? '1');
+    return {
+      name: 'answer',
+      serve(req: Request) {
+        const first = req.lname.split('.')[0];
+        if (first === 'throw') throw new Error('test plugin failure');
+        const count = first === 'big' ? n : 1;
+        const answer: RR[] = [];
+        for (let i = 0; i < count; i++) {
+          answer.push({ name: req.name, type: 'A', ttl: 60, data: `192.0.2.${(i % 250) + 1}` });
+        }
+        const r = { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional: [], by: 'answer' };
+        if (first === 'slow') return new Promise((resolve) => setTimeout(() => resolve(r), 50));
+        return r;
+      },
+    };
+  },
+};
