@@ -40,6 +40,21 @@ sub.example.org {
     expect(rrLines(a.answers)).to.deep.equal(['WWW.Example.ORG A 192.0.2.1']);
   });
 
+  it('answers later queries for a reusable reply from its kept encoding, patched', async () => {
+    const first = await udpQuery(srv.port, 'reuse.example.org', 'A', { id: 1 });
+    expect(rrLines(first.answers)).to.deep.equal(['reuse.example.org A 192.0.2.9']);
+    const again = await udpQuery(srv.port, 'REUSE.Example.org', 'A', { id: 2, rd: false });
+    expect(again.id).to.equal(2);
+    expect(again.flag_rd).to.equal(false);
+    expect(again.questions![0]!.name).to.equal('REUSE.Example.org');
+    expect(rrLines(again.answers)).to.deep.equal(['REUSE.Example.org A 192.0.2.9'], 'the owner points at the question');
+    const withEdns = await udpQuery(srv.port, 'reuse.example.org', 'A', { id: 3, edns: 1232, do: true });
+    const opt = withEdns.additionals!.find((r) => r.type === 'OPT') as unknown as { flag_do: boolean };
+    expect(opt.flag_do).to.equal(true);
+    const plain = await udpQuery(srv.port, 'reuse.example.org', 'A', { id: 4 });
+    expect(plain.additionals ?? []).to.have.length(0, 'no OPT for a query without EDNS');
+  });
+
   it('answers over TCP', async () => {
     const a = await tcpQuery(srv.port, 'x.example.org', 'A');
     expect(rrLines(a.answers)).to.deep.equal(['x.example.org A 192.0.2.1']);

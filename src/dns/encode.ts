@@ -256,3 +256,30 @@ export function encodeReply(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffe
 export function encodeError(q: QueryEcho, rcode: number, limits: EncodeLimits): Buffer {
   return encodeReply(q, { rcode, aa: false, answer: [], authority: [], additional: [] }, limits);
 }
+
+/** Which kept encoding fits a query: EDNS or not, DO or not, RA or not. */
+export function wireVariant(edns: Edns | null, recursionAvailable: boolean): number {
+  return (edns ? 1 : 0) | (edns?.do ? 2 : 0) | (recursionAvailable ? 4 : 0);
+}
+
+/**
+ * Encodes a reusable reply once per variant and answers later queries
+ * from a patched copy: ID, RD/CD from the query, the question's spelling.
+ * Truncated encodings are not kept (they depend on the client's buffer).
+ */
+export function encodeReusable(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffer {
+  const variant = wireVariant(q.edns, limits.recursionAvailable);
+  const kept = r.encoded?.[variant];
+  if (kept !== undefined && kept.length <= limits.maxSize) {
+    const out = Buffer.allocUnsafe(kept.length);
+    kept.copy(out);
+    out.writeUInt16BE(q.id, 0);
+    out[2] = (kept[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
+    out[3] = (kept[3]! & 0xef) | (q.flags & 0x10);
+    q.raw.copy(out, 12, 12, q.questionEnd);
+    return out;
+  }
+  const out = encodeReply(q, r, limits);
+  if ((out[2]! & 0x02) === 0) (r.encoded ??= [])[variant] = out;
+  return out;
+}

@@ -20,6 +20,14 @@ export interface Reply {
   by?: string;
   /** Why the reply is a failure, for the `errors` plugin. */
   error?: Error;
+  /**
+   * The plugin hands this same object out again for the same question
+   * (a memoized answer): the server may keep its encoding on it and answer
+   * later queries by patching ID, flags and question case into a copy.
+   */
+  reusable?: boolean;
+  /** Encodings kept by the server for reusable replies, by wire variant. */
+  encoded?: Array<Buffer | undefined>;
 }
 
 export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { QTYPE, RCODE, UDP_EDNS_CAP, UDP_PLAIN_MAX } from '../dns/constants.js';
-import { encodeError, encodeReply, type EncodeLimits } from '../dns/encode.js';
+import { encodeError, encodeReply, encodeReusable, type EncodeLimits } from '../dns/encode.js';
 import { isProblem, parseQuery } from '../dns/query.js';
 import { relayWire } from '../dns/relay.js';
 import type { Reply } from '../dns/reply.js';
@@ -255,7 +255,7 @@ export class DnsServer {
   private finish(block: Block, req: Request, r: Reply, echo: Parameters<typeof encodeReply>[0], limits: EncodeLimits): Buffer {
     let out: Buffer;
     try {
-      out = r.wire ? relayWire(echo, r.wire, limits) : encodeReply(echo, r, limits);
+      out = r.wire ? relayWire(echo, r.wire, limits) : r.reusable ? encodeReusable(echo, r, limits) : encodeReply(echo, r, limits);
     } catch (err) {
       r = failure(err);
       out = encodeReply(echo, r, limits);

@@ -1,5 +1,5 @@
 import { RCODE } from '../../src/dns/constants.js';
-import type { RR } from '../../src/dns/reply.js';
+import type { Reply, RR } from '../../src/dns/reply.js';
 import type { PluginDefinition, Request } from '../../src/server/plugin.js';
 
 /**
@@ -11,11 +11,20 @@ export const answerPlugin: PluginDefinition = {
   name: 'answer',
   setup(d) {
     const n = Number(d.args[0] ?? '1');
+    const shared = new Map<string, Reply>();
     return {
       name: 'answer',
       serve(req: Request) {
         const first = req.lname.split('.')[0];
         if (first === 'throw') throw new Error('test plugin failure');
+        if (first === 'reuse') {
+          let r = shared.get(req.lname);
+          if (!r) {
+            r = { rcode: RCODE.NOERROR, aa: true, answer: [{ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.9' }], authority: [], additional: [], reusable: true };
+            shared.set(req.lname, r);
+          }
+          return r;
+        }
         const count = first === 'big' ? n : 1;
         const answer: RR[] = [];
         for (let i = 0; i < count; i++) {
