@@ -1,0 +1,749 @@
+// The API source: list + watch of Services, EndpointSlices (or legacy
+// Endpoints), Namespaces and Pods, each object converted to a compact record
+// (objects.ts), handed to the store and dropped. No informer cache: the
+// store is the only copy.
+//
+// Per kind, one loop:
+//
+//   list (paged: limit + continue)  ->  sink.replace + markSynced
+//     -> watch from the list's resourceVersion (bookmarks, timeoutSeconds)
+//          event           -> upsert / remove, remember its resourceVersion
+//          clean end       -> watch again from the last resourceVersion
+//          410 / Expired   -> list again (throttled)
+//          anything else   -> backoff, then watch again from the last RV
+//          silent too long -> watchdog aborts it; backoff, watch again
+//
+// client-node's Watch does the streaming; lists and the discovery probe are
+// plain GETs with the request options KubeConfig produces (auth, TLS, proxy),
+// parsed as JSON without the generated clients' model deserialization.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type Level, log as writeLog } from '../../log.js';
+import { Backoff, sleep } from './backoff.js';
+import {
+  type Kind,
+  type RecordOf,
+  type StoreSink,
+  endpointsToSlice,
+  toNamespace,
+  toPod,
+  toService,
+  toSlice,
+} from './objects.js';
+import type { ApiSourceOptions, Source } from './source.js';
+
+type K8s = typeof import('@kubernetes/client-node');
+
+/** Where the source's log lines go (default: src/log.ts, plugin=kubernetes). */
+export type LogFn = (level: Level, msg: string, fields?: Record<string, unknown>) => void;
+
+/** Knobs with production defaults; tests shrink them. */
+export interface ApiSourceTuning {
+  /** `limit` of each list page. Default 500. */
+  pageSize?: number;
+  /** First retry delay after a failure (then doubling, with jitter). Default 200 ms. */
+  backoffInitialMs?: number;
+  /** Longest retry delay. Default 10 s. */
+  backoffMaxMs?: number;
+  /** Each watch asks for timeoutSeconds random in [min, 2*min), like client-go. Default 300. */
+  minWatchTimeoutSeconds?: number;
+  /** Abort a watch that has been silent (no event, not even a bookmark) this long. Default: its timeoutSeconds + 30 s. */
+  watchdogMs?: number;
+  /** Two lists of one kind start at least this far apart (no tight 410 loop). Default 1 s. */
+  relistMinIntervalMs?: number;
+  /** Timeout of one list page or discovery request. Default 60 s. */
+  requestTimeoutMs?: number;
+}
+
+interface Tuning {
+  pageSize: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  minWatchTimeoutSeconds: number;
+  watchdogMs: number | undefined;
+  relistMinIntervalMs: number;
+  requestTimeoutMs: number;
+}
+
+/** A non-2xx answer of the API server, with the Status reason when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Largest list page we accept (a page is `limit` objects, normally a few MB). */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** A watch that ends cleanly this soon with no event counts as a "quick end". */
+const QUICK_END_MS = 1000;
+/** After this many quick ends in a row, back off instead of re-watching at once. */
+const MAX_QUICK_ENDS = 3;
+
+let clientModule: Promise<K8s> | undefined;
+/** client-node costs ~0.8 s to import: only when an API source really starts. */
+function loadClient(): Promise<K8s> {
+  clientModule ??= import('@kubernetes/client-node').catch((err: unknown) => {
+    clientModule = undefined;
+    throw err;
+  });
+  return clientModule;
+}
+
+type Obj = Record<string, unknown>;
+function obj(v: unknown): Obj {
+  return v !== null && typeof v === 'object' ? (v as Obj) : {};
+}
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  const e = obj(err);
+  const status = e.statusCode;
+  if (typeof status === 'number') return `HTTP ${status}${str(e.message) ? ` ${str(e.message)}` : ''}`;
+  const code = str(e.code);
+  let msg = err instanceof Error ? err.message : String(err);
+  // node-fetch: "request to <url with random timeoutSeconds> failed, reason: connect ECONNREFUSED ..."
+  const m = /^request to \S+ failed, reason: (.*)$/s.exec(msg);
+  if (m) msg = m[1]!;
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+function httpStatus(err: unknown): number | undefined {
+  if (err instanceof ApiError) return err.statusCode;
+  const s = obj(err).statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/**
+ * GET `path` from the current cluster with KubeConfig's request options
+ * (bearer token / client cert / CA / proxy agent) and parse the JSON body.
+ * Non-2xx answers throw ApiError carrying the Status reason.
+ */
+async function getJson(kc: KubeConfig, path: string, query: Record<string, string>, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const o: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(o);
+  const agent = o.agent;
+  try {
+    return await new Promise<unknown>((resolve, reject) => {
+      const mod = url.protocol === 'https:' ? https : http;
+      const req = mod.request(
+        url,
+        { method: 'GET', agent, auth: o.auth, headers: { ...o.headers, accept: 'application/json' }, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          let ended = false;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY_BYTES) {
+              req.destroy(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('error', reject);
+          res.on('close', () => {
+            if (!ended) reject(new Error('connection closed mid-response'));
+          });
+          res.on('end', () => {
+            ended = true;
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              if (code >= 200 && code < 300) return reject(new Error(`GET ${path}: response is not JSON`));
+            }
+            if (code >= 200 && code < 300) return resolve(body);
+            const st = obj(body);
+            const reason = str(st.reason) || http.STATUS_CODES[code] || 'Unknown';
+            const msg = str(st.message) || text.slice(0, 200);
+            reject(new ApiError(code, reason, `HTTP ${code} ${reason}${msg ? `: ${msg}` : ''}`));
+          });
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    // Agents made by KubeConfig are per request; free the socket now.
+    if (agent instanceof http.Agent) agent.destroy();
+  }
+}
+
+/** The API side of one store kind. */
+interface Resource<K extends Kind> {
+  kind: K;
+  /** For logs: services, endpointslices, endpoints, namespaces, pods. */
+  resource: string;
+  /** Collection path across all namespaces, e.g. /api/v1/services. */
+  path: string;
+  convert: (o: unknown) => RecordOf<K> | null;
+  labelSelector: string | undefined;
+  clusterScoped: boolean;
+}
+
+/** What the kind loops share. */
+interface Ctx {
+  k8s: K8s;
+  kc: KubeConfig;
+  sink: StoreSink;
+  log: LogFn;
+  tuning: Tuning;
+  signal: AbortSignal;
+}
+
+type WatchEnd =
+  | { end: 'clean'; events: number; ms: number }
+  | { end: 'expired'; reason: string; events: number }
+  | { end: 'error'; reason: string; events: number }
+  | { end: 'stopped' };
+
+/** The list+watch loop of one kind. */
+class KindSync<K extends Kind> {
+  state = 'starting';
+  synced = false;
+  rv: string | undefined;
+  /** Lists after the first one (410s, restarts that needed a relist). */
+  relists = 0;
+  /** Watches that ended for any reason but stop(). */
+  watchRestarts = 0;
+  events = 0;
+  /** ms since the epoch of the last watch event (bookmarks included); 0 = none yet. */
+  lastEventAt = 0;
+  /** Records in the last complete list. */
+  listed = 0;
+  resource: Resource<K> | undefined;
+
+  private lists = 0;
+  private lastListAt = 0;
+  private readonly backoff: Backoff;
+  private expiredInARow = 0;
+  private quickEnds = 0;
+  private sinkErrorLogged = false;
+  private lastReason = '';
+
+  constructor(
+    private readonly ctx: Ctx,
+    readonly kind: K,
+    private readonly resolve: () => Promise<Resource<K>>,
+  ) {
+    this.backoff = new Backoff(ctx.tuning.backoffInitialMs, ctx.tuning.backoffMaxMs);
+  }
+
+  describe(): string {
+    return `${this.state}, synced ${this.synced ? 'yes' : 'no'}`;
+  }
+
+  async run(): Promise<void> {
+    const { signal } = this.ctx;
+    while (!signal.aborted) {
+      let phase = 'list';
+      try {
+        if (!this.resource) {
+          phase = 'discovery';
+          this.state = 'discovery';
+          this.resource = await this.resolve();
+        }
+        phase = 'list';
+        if (this.rv === undefined) await this.list(this.resource);
+        if (signal.aborted) break;
+        phase = 'watch';
+        await this.afterWatch(await this.watch(this.resource));
+      } catch (err) {
+        if (signal.aborted) break;
+        await this.fail(phase, errorText(err));
+      }
+    }
+    this.state = 'stopped';
+  }
+
+  /**
+   * Backoff after a failure. Logged as a warning when the reason changes and
+   * at the 1st, 2nd, 4th, 8th... failure in a row (so a long outage costs a
+   * handful of lines per kind, not one every 10 s); the rest at debug.
+   */
+  private async fail(phase: string, reason: string): Promise<void> {
+    const ms = this.backoff.next();
+    const n = this.backoff.failures;
+    this.state = `backoff ${ms}ms`;
+    const loud = reason !== this.lastReason || (n & (n - 1)) === 0;
+    this.lastReason = reason;
+    this.ctx.log(loud ? 'warn' : 'debug', `${phase} failed, retrying`, { kind: this.kind, reason, backoff_ms: ms, failures: n });
+    await sleep(ms, this.ctx.signal);
+  }
+
+  private recovered(): void {
+    this.lastReason = '';
+    if (this.backoff.failures > 0) {
+      this.ctx.log('info', 'recovered', { kind: this.kind, failures: this.backoff.failures });
+      this.backoff.reset();
+    }
+  }
+
+  // --------------------------------------------------------------- list
+
+  private async list(res: Resource<K>): Promise<void> {
+    const { tuning, signal } = this.ctx;
+    const wait = this.lastListAt + tuning.relistMinIntervalMs - Date.now();
+    if (this.lastListAt > 0 && wait > 0) {
+      this.state = `backoff ${wait}ms`;
+      await sleep(wait, signal);
+      if (signal.aborted) return;
+    }
+    this.lastListAt = Date.now();
+    this.state = 'listing';
+    const t0 = performance.now();
+    let recs: Array<RecordOf<K>> = [];
+    let rv = '';
+    let pages = 0;
+    for (let fresh = 0; ; fresh++) {
+      try {
+        ({ recs, rv, pages } = await this.listPages(res));
+        break;
+      } catch (err) {
+        // A continue token expired between pages (compaction): start over.
+        if (err instanceof ContinueExpired && fresh < 2) {
+          this.ctx.log('info', 'list continue token expired, listing again from the start', { kind: this.kind, pages: err.pages });
+          continue;
+        }
+        throw err instanceof ContinueExpired ? err.cause : err;
+      }
+    }
+    if (signal.aborted) return;
+    this.ctx.sink.replace(this.kind, recs);
+    this.ctx.sink.markSynced(this.kind);
+    this.rv = rv;
+    this.synced = true;
+    this.listed = recs.length;
+    if (this.lists++ > 0) this.relists++;
+    this.ctx.log('info', 'list done', {
+      kind: this.kind,
+      resource: res.resource,
+      objects: recs.length,
+      pages,
+      ms: Math.round(performance.now() - t0),
+      rv,
+    });
+    // Not while the server keeps answering our watches with 410: that streak backs off.
+    if (this.expiredInARow <= 1) this.recovered();
+  }
+
+  private async listPages(res: Resource<K>): Promise<{ recs: Array<RecordOf<K>>; rv: string; pages: number }> {
+    const { tuning, signal, kc } = this.ctx;
+    const recs: Array<RecordOf<K>> = [];
+    let cont = '';
+    let rv = '';
+    let pages = 0;
+    do {
+      const q: Record<string, string> = { limit: String(tuning.pageSize) };
+      if (res.labelSelector) q.labelSelector = res.labelSelector;
+      if (cont) q.continue = cont;
+      let body: unknown;
+      try {
+        body = await getJson(kc, res.path, q, signal, tuning.requestTimeoutMs);
+      } catch (err) {
+        if (cont && httpStatus(err) === 410) throw new ContinueExpired(pages, err);
+        throw err;
+      }
+      const meta = obj(obj(body).metadata);
+      const items = obj(body).items;
+      if (!Array.isArray(items)) throw new Error(`GET ${res.path}: no items in the list`);
+      for (const item of items) {
+        const r = res.convert(item);
+        if (r) recs.push(r);
+      }
+      rv = str(meta.resourceVersion);
+      cont = str(meta.continue);
+      pages++;
+    } while (cont && !signal.aborted);
+    return { recs, rv, pages };
+  }
+
+  // -------------------------------------------------------------- watch
+
+  private watch(res: Resource<K>): Promise<WatchEnd> {
+    const { k8s, kc, tuning, signal } = this.ctx;
+    const min = tuning.minWatchTimeoutSeconds;
+    const timeoutSeconds = Math.floor(min * (1 + Math.random()));
+    const watchdogMs = tuning.watchdogMs ?? (timeoutSeconds + 30) * 1000;
+    const params: Record<string, string | number | boolean | undefined> = {
+      allowWatchBookmarks: true,
+      timeoutSeconds,
+      resourceVersion: this.rv,
+      labelSelector: res.labelSelector,
+    };
+    this.state = 'watching';
+    this.sinkErrorLogged = false;
+    const t0 = Date.now();
+    return new Promise<WatchEnd>((resolve) => {
+      let events = 0;
+      let settled = false;
+      let controller: AbortController | undefined;
+      let agent: { destroy(): void } | undefined;
+      const finish = (r: WatchEnd): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(watchdog);
+        signal.removeEventListener('abort', onStop);
+        // Either closes the stream; the agent also covers a request still connecting.
+        controller?.abort();
+        agent?.destroy();
+        resolve(r);
+      };
+      const onStop = (): void => finish({ end: 'stopped' });
+      signal.addEventListener('abort', onStop, { once: true });
+      const watchdog = setTimeout(() => finish({ end: 'error', reason: `watchdog: no event for ${watchdogMs} ms`, events }), watchdogMs);
+
+      // The Watch asks this config for its fetch options (and a fresh agent):
+      // keep that agent so a request stuck before its headers can be aborted.
+      const cfg = Object.create(kc) as KubeConfig;
+      cfg.applyToFetchOptions = async (o) => {
+        const init = await kc.applyToFetchOptions(o);
+        const a = init.agent;
+        if (a && typeof a === 'object' && typeof (a as { destroy?: unknown }).destroy === 'function') {
+          agent = a as { destroy(): void };
+          if (settled) agent.destroy();
+        }
+        return init;
+      };
+      new k8s.Watch(cfg)
+        .watch(
+          res.path,
+          params,
+          (type: string, object: unknown) => {
+            if (settled) return;
+            watchdog.refresh();
+            events++;
+            const out = this.onEvent(res, type, object);
+            if (out) finish({ ...out, events });
+          },
+          (err: unknown) => {
+            if (settled) return;
+            if (err === null || err === undefined) finish({ end: 'clean', events, ms: Date.now() - t0 });
+            else if (httpStatus(err) === 410) finish({ end: 'expired', reason: 'HTTP 410 on watch', events });
+            else finish({ end: 'error', reason: errorText(err), events });
+          },
+        )
+        .then(
+          (c) => {
+            controller = c;
+            if (settled) c.abort();
+          },
+          (err: unknown) => finish({ end: 'error', reason: errorText(err), events }),
+        );
+    });
+  }
+
+  /** Applies one watch event; returns how the watch ends if the event ends it. */
+  private onEvent(res: Resource<K>, type: string, object: unknown): { end: 'expired' | 'error'; reason: string } | undefined {
+    const meta = obj(obj(object).metadata);
+    const sink = this.ctx.sink;
+    try {
+      switch (type) {
+        case 'ADDED':
+        case 'MODIFIED': {
+          const rec = res.convert(object);
+          // Not (or no longer) something we keep, e.g. a slice without its service label.
+          if (rec) sink.upsert(this.kind, rec);
+          else this.removeFromSink(res, meta);
+          break;
+        }
+        case 'DELETED':
+          this.removeFromSink(res, meta);
+          break;
+        case 'BOOKMARK':
+          break;
+        case 'ERROR': {
+          const st = obj(object);
+          const reason = str(st.reason);
+          const text = `${String(st.code ?? '?')} ${reason}: ${str(st.message)}`;
+          if (st.code === 410 || reason === 'Expired' || reason === 'Gone') return { end: 'expired', reason: text };
+          return { end: 'error', reason: `watch ERROR ${text}` };
+        }
+        default:
+          return undefined;
+      }
+    } catch (err) {
+      // A store bug: keep watching, but say so (once per watch, not per event).
+      if (!this.sinkErrorLogged) {
+        this.sinkErrorLogged = true;
+        this.ctx.log('error', 'store rejected a watch event', { kind: this.kind, type, name: str(meta.name), error: errorText(err) });
+      }
+    }
+    const rv = str(meta.resourceVersion);
+    if (rv) this.rv = rv;
+    this.events++;
+    this.lastEventAt = Date.now();
+    this.expiredInARow = 0;
+    this.quickEnds = 0;
+    this.recovered();
+    return undefined;
+  }
+
+  private removeFromSink(res: Resource<K>, meta: Obj): void {
+    const name = str(meta.name);
+    if (!name) return;
+    this.ctx.sink.remove(this.kind, res.clusterScoped ? '' : str(meta.namespace) || 'default', name);
+  }
+
+  private async afterWatch(r: WatchEnd): Promise<void> {
+    if (r.end === 'stopped') return;
+    this.watchRestarts++;
+    switch (r.end) {
+      case 'clean':
+        // The server's timeoutSeconds (or a proxy) ended it: carry on from the last RV.
+        if (r.events > 0 || r.ms >= QUICK_END_MS) {
+          this.ctx.log('debug', 'watch ended, watching again', { kind: this.kind, events: r.events, ms: r.ms });
+          return;
+        }
+        if (++this.quickEnds < MAX_QUICK_ENDS) return;
+        this.quickEnds = 0;
+        return this.fail('watch', `watch closed ${MAX_QUICK_ENDS} times in a row with no event`);
+      case 'expired': {
+        this.rv = undefined;
+        this.ctx.log('info', 'watch history expired, relisting', { kind: this.kind, reason: r.reason });
+        // A second 410 right after a fresh list: the server keeps refusing, back off.
+        if (this.expiredInARow++ > 0) await this.fail('watch', `410 again right after a list: ${r.reason}`);
+        return;
+      }
+      case 'error':
+        return this.fail('watch', r.reason);
+    }
+  }
+}
+
+class ContinueExpired extends Error {
+  constructor(
+    readonly pages: number,
+    override readonly cause: unknown,
+  ) {
+    super('continue token expired');
+  }
+}
+
+/** Cluster access from the Corefile options: kubeconfig, endpoint (+tls), or in-cluster. */
+function buildConfig(k8s: K8s, o: ApiSourceOptions): { kc: KubeConfig; via: string } {
+  const kc = new k8s.KubeConfig();
+  let via: string;
+  if (o.kubeconfig) {
+    kc.loadFromFile(o.kubeconfig.path);
+    const context = o.kubeconfig.context;
+    if (context) {
+      if (!kc.getContextObject(context)) throw new Error(`kubeconfig ${o.kubeconfig.path}: no context "${context}"`);
+      kc.setCurrentContext(context);
+    }
+    via = `kubeconfig ${o.kubeconfig.path}${context ? ` context ${context}` : ''}`;
+  } else if (o.endpoint) {
+    kc.loadFromClusterAndUser({ name: 'endpoint', server: o.endpoint, skipTLSVerify: false }, { name: 'clusterdns' });
+    via = 'endpoint';
+  } else {
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+      throw new Error('not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset): set endpoint or kubeconfig');
+    }
+    kc.loadFromCluster();
+    via = 'in-cluster';
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`${via}: no current cluster`);
+  const server = o.endpoint ?? cluster.server;
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new Error(`API server address is not a URL: ${server}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`API server address must be http:// or https://: ${server}`);
+  if (o.tls) {
+    for (const f of [o.tls.cert, o.tls.key, o.tls.ca]) fs.accessSync(f, fs.constants.R_OK);
+  }
+  // Rebuild when something overrides the loaded config, and always make sure
+  // there is a user: client-node skips the TLS options entirely without one.
+  const user = kc.getCurrentUser();
+  const plainHttp = url.protocol === 'http:';
+  if (o.endpoint || o.tls || !user || (plainHttp && !cluster.skipTLSVerify)) {
+    const c = {
+      ...cluster,
+      server,
+      // client-node refuses http:// unless this is set; there is no TLS to verify anyway.
+      skipTLSVerify: plainHttp ? true : cluster.skipTLSVerify,
+      ...(o.tls ? { caFile: o.tls.ca, caData: undefined } : {}),
+    };
+    const u = {
+      ...(user ?? { name: 'clusterdns' }),
+      ...(o.tls ? { certFile: o.tls.cert, keyFile: o.tls.key, certData: undefined, keyData: undefined } : {}),
+    };
+    kc.loadFromOptions({
+      clusters: [c],
+      users: [u],
+      contexts: [{ name: 'clusterdns', cluster: c.name, user: u.name }],
+      currentContext: 'clusterdns',
+    });
+  }
+  return { kc, via };
+}
+
+/**
+ * Syncs the cluster's Services, EndpointSlices (or Endpoints), Namespaces and
+ * Pods into a StoreSink with one list+watch loop per kind.
+ */
+export class ApiSource implements Source {
+  private readonly abort = new AbortController();
+  private readonly log: LogFn;
+  private readonly tuning: Tuning;
+  private syncs: Array<KindSync<Kind>> = [];
+  private running: Promise<void> | undefined;
+  private bootState = 'not started';
+  /** Which API serves endpoints: decided by one discovery probe. */
+  private endpointsApi: 'endpointslices' | 'endpoints' | undefined;
+  private probe: Promise<boolean> | undefined;
+  /** The API server URL once configured. */
+  server = '';
+
+  constructor(
+    private readonly opts: ApiSourceOptions,
+    log?: LogFn,
+    tuning: ApiSourceTuning = {},
+  ) {
+    this.log = log ?? ((level, msg, fields) => writeLog(level, 'kubernetes', msg, fields));
+    this.tuning = {
+      pageSize: tuning.pageSize ?? 500,
+      backoffInitialMs: tuning.backoffInitialMs ?? 200,
+      backoffMaxMs: tuning.backoffMaxMs ?? 10_000,
+      minWatchTimeoutSeconds: tuning.minWatchTimeoutSeconds ?? 300,
+      watchdogMs: tuning.watchdogMs,
+      relistMinIntervalMs: tuning.relistMinIntervalMs ?? 1000,
+      requestTimeoutMs: tuning.requestTimeoutMs ?? 60_000,
+    };
+  }
+
+  // Counters for metrics, summed over kinds.
+  get relists(): number {
+    return this.syncs.reduce((n, s) => n + s.relists, 0);
+  }
+  get watchRestarts(): number {
+    return this.syncs.reduce((n, s) => n + s.watchRestarts, 0);
+  }
+  get events(): number {
+    return this.syncs.reduce((n, s) => n + s.events, 0);
+  }
+  /** ms since the epoch of the last watch event of any kind; 0 = none yet. */
+  get lastEventAt(): number {
+    return this.syncs.reduce((n, s) => Math.max(n, s.lastEventAt), 0);
+  }
+  /** Per-kind counters. */
+  counters(): Record<string, { relists: number; watchRestarts: number; events: number; lastEventAt: number; listed: number; synced: boolean }> {
+    const out: ReturnType<ApiSource['counters']> = {};
+    for (const s of this.syncs) {
+      out[s.kind] = { relists: s.relists, watchRestarts: s.watchRestarts, events: s.events, lastEventAt: s.lastEventAt, listed: s.listed, synced: s.synced };
+    }
+    return out;
+  }
+
+  start(sink: StoreSink): void {
+    if (this.running) throw new Error('ApiSource already started');
+    this.running = this.run(sink).catch((err: unknown) => {
+      this.log('error', 'API source failed', { error: errorText(err) });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  describe(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.syncs.length === 0) out.api = this.bootState;
+    for (const s of this.syncs) out[s.kind] = s.describe();
+    if (this.opts.watchEndpoints) {
+      out.endpointsApi =
+        this.endpointsApi === 'endpointslices' ? 'discovery.k8s.io/v1 EndpointSlices' : this.endpointsApi === 'endpoints' ? 'v1 Endpoints (fallback)' : 'probing';
+    }
+    return out;
+  }
+
+  private async run(sink: StoreSink): Promise<void> {
+    const signal = this.abort.signal;
+    const backoff = new Backoff(this.tuning.backoffInitialMs, this.tuning.backoffMaxMs);
+    let ctx: Ctx | undefined;
+    while (!signal.aborted && !ctx) {
+      try {
+        this.bootState = 'loading client';
+        const k8s = await loadClient();
+        const { kc, via } = buildConfig(k8s, this.opts);
+        this.server = kc.getCurrentCluster()?.server ?? '';
+        this.log('info', 'connecting to the API server', { server: this.server, via });
+        ctx = { k8s, kc, sink, log: this.log, tuning: this.tuning, signal };
+      } catch (err) {
+        // Usually permanent (bad file), sometimes not (a token not mounted yet): keep trying.
+        const ms = backoff.next();
+        this.bootState = `error (${errorText(err)}), retry in ${ms}ms`;
+        this.log('error', 'cannot configure API access', { error: errorText(err), backoff_ms: ms });
+        await sleep(ms, signal);
+      }
+    }
+    if (!ctx) return;
+    const c = ctx;
+    const sel = this.opts.labelSelector || undefined;
+    const fixed = <K extends Kind>(r: Resource<K>) => () => Promise.resolve(r);
+    const syncs: Array<KindSync<Kind>> = [
+      new KindSync(c, 'services', fixed({ kind: 'services', resource: 'services', path: '/api/v1/services', convert: toService, labelSelector: sel, clusterScoped: false })),
+    ];
+    if (this.opts.watchEndpoints) {
+      syncs.push(new KindSync(c, 'endpointslices', () => this.endpointsResource(c, sel)) as KindSync<Kind>);
+    }
+    syncs.push(
+      new KindSync(c, 'namespaces', fixed({ kind: 'namespaces', resource: 'namespaces', path: '/api/v1/namespaces', convert: toNamespace, labelSelector: undefined, clusterScoped: true })) as KindSync<Kind>,
+    );
+    if (this.opts.watchPods) {
+      syncs.push(new KindSync(c, 'pods', fixed({ kind: 'pods', resource: 'pods', path: '/api/v1/pods', convert: toPod, labelSelector: undefined, clusterScoped: false })) as KindSync<Kind>);
+    }
+    this.syncs = syncs;
+    this.bootState = 'running';
+    await Promise.all(syncs.map((s) => s.run()));
+  }
+
+  /** EndpointSlices if the cluster serves discovery.k8s.io/v1, else legacy Endpoints (probed once). */
+  private async endpointsResource(ctx: Ctx, sel: string | undefined): Promise<Resource<'endpointslices'>> {
+    this.probe ??= this.probeEndpointSlices(ctx).catch((err: unknown) => {
+      this.probe = undefined; // not decided: ask again on the next try
+      throw err;
+    });
+    const slices = await this.probe;
+    this.endpointsApi = slices ? 'endpointslices' : 'endpoints';
+    return slices
+      ? { kind: 'endpointslices', resource: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', convert: toSlice, labelSelector: sel, clusterScoped: false }
+      : { kind: 'endpointslices', resource: 'endpoints', path: '/api/v1/endpoints', convert: endpointsToSlice, labelSelector: sel, clusterScoped: false };
+  }
+
+  private async probeEndpointSlices(ctx: Ctx): Promise<boolean> {
+    let served: boolean;
+    try {
+      const body = await getJson(ctx.kc, '/apis/discovery.k8s.io/v1', {}, ctx.signal, ctx.tuning.requestTimeoutMs);
+      const resources = obj(body).resources;
+      served = Array.isArray(resources) && resources.some((r) => obj(r).name === 'endpointslices');
+    } catch (err) {
+      if (httpStatus(err) !== 404) throw err;
+      served = false;
+    }
+    this.log('info', served ? 'using EndpointSlices (discovery.k8s.io/v1)' : 'EndpointSlices not served, falling back to v1 Endpoints');
+    return served;
+  }
+}
