@@ -1,6 +1,8 @@
 import type { Corefile } from './corefile/ast.js';
+import { metricsOf, SERVER_KEY } from './metrics/runtime.js';
 import { PLUGINS } from './plugins/index.js';
-import { buildBlocks } from './server/build.js';
+import { ReloadController, RELOAD_KEY } from './plugins/reload/controller.js';
+import { buildBlocks, type Block } from './server/build.js';
 import type { PluginDefinition } from './server/plugin.js';
 import { DnsServer, type ServerOptions } from './server/server.js';
 
@@ -11,6 +13,15 @@ export interface AppOptions extends ServerOptions {
   forcePort?: number;
   /** Plugin definitions in execution order; tests add their own. */
   plugins?: readonly PluginDefinition[];
+  /** The Corefile's path: reloads (the `reload` directive, SIGUSR1) read it again. */
+  conf?: string;
+}
+
+const reloaders = new WeakMap<DnsServer, ReloadController>();
+
+/** The reload controller of a server made by createServer (SIGUSR1 calls it). */
+export function reloaderFor(server: DnsServer): ReloadController | undefined {
+  return reloaders.get(server);
 }
 
 /**
@@ -18,9 +29,11 @@ export interface AppOptions extends ServerOptions {
  * for anything a plugin refuses, before a socket is opened.
  */
 export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServer {
+  // Process-wide services (HTTP side servers, metrics, the server itself):
+  // reloads build their blocks with the same map, so these outlive them.
   const shared = new Map<string, unknown>();
   let server: DnsServer | null = null;
-  const blocks = buildBlocks(corefile, {
+  const build = (cf: Corefile): Block[] => buildBlocks(cf, {
     plugins: opts.plugins ?? PLUGINS,
     defaultPort: opts.defaultPort ?? 53,
     forcePort: opts.forcePort,
@@ -31,6 +44,10 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
       return server.resolveInternal(name, type);
     },
   });
-  server = new DnsServer(blocks, opts);
+  server = new DnsServer(build(corefile), opts);
+  shared.set(SERVER_KEY, server);
+  const reloader = new ReloadController(server, build, () => metricsOf(shared), opts.conf);
+  shared.set(RELOAD_KEY, reloader);
+  reloaders.set(server, reloader);
   return server;
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from './app.js';
+import { createServer, reloaderFor } from './app.js';
 import { loadCorefile } from './corefile/parse.js';
 import { CorefileError } from './corefile/errors.js';
 import { log } from './log.js';
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
   let server;
   try {
     const corefile = loadCorefile(args.conf);
-    server = createServer(corefile, { defaultPort: args.port });
+    server = createServer(corefile, { defaultPort: args.port, conf: args.conf });
   } catch (err) {
     if (err instanceof CorefileError) {
       process.stderr.write(`${err.message}\n`);
@@ -93,11 +93,21 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       log('info', 'server', 'shutting down', { signal });
-      server.stop().then(resolve, resolve);
+      reloaderFor(server)?.close();
+      // health's lameduck runs inside shutdown(): /ready fails at once, DNS serves on meanwhile.
+      server.shutdown().then(resolve, resolve);
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    // CoreDNS's reload signal: reload even if the Corefile's content is unchanged.
+    process.on('SIGUSR1', () => {
+      if (stopping) return;
+      log('info', 'reload', 'SIGUSR1: reloading the Corefile', { conf: args.conf });
+      void reloaderFor(server)?.reload('SIGUSR1', true);
+    });
   });
+  // Anything still holding the event loop (a stuck socket) must not keep a stopped server alive.
+  setTimeout(() => process.exit(), 2000).unref();
   return 0;
 }
 

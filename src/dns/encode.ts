@@ -265,21 +265,24 @@ export function wireVariant(edns: Edns | null, recursionAvailable: boolean): num
 /**
  * Encodes a reusable reply once per variant and answers later queries
  * from a patched copy: ID, RD/CD from the query, the question's spelling.
- * Truncated encodings are not kept (they depend on the client's buffer).
+ * A kept encoding is used only for the same question name (a reply shared
+ * across names is re-encoded, never mixed up); truncated encodings are not
+ * kept, since they depend on the client's buffer.
  */
 export function encodeReusable(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffer {
   const variant = wireVariant(q.edns, limits.recursionAvailable);
   const kept = r.encoded?.[variant];
-  if (kept !== undefined && kept.length <= limits.maxSize) {
-    const out = Buffer.allocUnsafe(kept.length);
-    kept.copy(out);
+  if (kept !== undefined && kept.lname === q.lname && kept.wire.length <= limits.maxSize) {
+    const w = kept.wire;
+    const out = Buffer.allocUnsafe(w.length);
+    w.copy(out);
     out.writeUInt16BE(q.id, 0);
-    out[2] = (kept[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
-    out[3] = (kept[3]! & 0xef) | (q.flags & 0x10);
+    out[2] = (w[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
+    out[3] = (w[3]! & 0xef) | (q.flags & 0x10);
     q.raw.copy(out, 12, 12, q.questionEnd);
     return out;
   }
   const out = encodeReply(q, r, limits);
-  if ((out[2]! & 0x02) === 0) (r.encoded ??= [])[variant] = out;
+  if ((out[2]! & 0x02) === 0) (r.encoded ??= [])[variant] = { lname: q.lname, wire: out };
   return out;
 }

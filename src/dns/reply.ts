@@ -27,7 +27,7 @@ export interface Reply {
    */
   reusable?: boolean;
   /** Encodings kept by the server for reusable replies, by wire variant. */
-  encoded?: Array<Buffer | undefined>;
+  encoded?: Array<{ lname: string; wire: Buffer } | undefined>;
 }
 
 export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {

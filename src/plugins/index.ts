@@ -1,7 +1,17 @@
 import type { PluginDefinition } from '../server/plugin.js';
 import { bindPlugin } from './bind/setup.js';
+import { cachePlugin } from './cache/setup.js';
 import { errorsPlugin } from './errors/setup.js';
+import { forwardPlugin } from './forward/setup.js';
+import { healthPlugin } from './health/setup.js';
+import { hostsPlugin } from './hosts/setup.js';
+import { kubernetesPlugin } from './kubernetes/setup.js';
+import { loadbalancePlugin } from './loadbalance/setup.js';
 import { logPlugin } from './log/setup.js';
+import { loopPlugin } from './loop/setup.js';
+import { prometheusPlugin } from './prometheus/setup.js';
+import { readyPlugin } from './ready/setup.js';
+import { reloadPlugin } from './reload/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
@@ -12,6 +22,16 @@ import { logPlugin } from './log/setup.js';
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
+  reloadPlugin,
+  readyPlugin,
+  healthPlugin,
+  prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  loadbalancePlugin,
+  cachePlugin,
+  hostsPlugin,
+  kubernetesPlugin,
+  loopPlugin,
+  forwardPlugin,
 ];

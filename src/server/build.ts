@@ -61,7 +61,8 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
       keys.push({ ...key, port: opts.forcePort ?? key.port ?? opts.defaultPort });
     }
   }
-  const zones = [...new Set(keys.map((k) => k.zone))];
+  // Blocks speak of the root as "" (as Request.zone and isSubdomain do); keys spell it ".".
+  const zones = [...new Set(keys.map((k) => (k.zone === '.' ? '' : k.zone)))];
   const ctx: SetupContext = {
     block: { keys, zones, directives: sb.directives, file: sb.file, line: sb.line },
     resolve: opts.resolve,

@@ -19,6 +19,13 @@ export interface Request extends ParsedQuery {
   readonly internal: boolean;
 }
 
+/** A bound listener socket ("::" / "0.0.0.0" when bound to every interface). */
+export interface ListenAddress {
+  address: string;
+  port: number;
+  proto: 'udp' | 'tcp';
+}
+
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 
 /**
@@ -34,8 +41,20 @@ export interface Plugin {
   observe?(req: Request, reply: Reply, wire: Buffer, durationMs: number): void;
   /** Before listeners open; may wait (kubernetes waits for its first sync). */
   start?(): Promise<void> | void;
+  /**
+   * After every listener is open, with the addresses this plugin's block is
+   * reachable at (the loop plugin sends its probe there). Not awaited for
+   * long work: start it in the background and return.
+   */
+  afterListen?(addresses: ListenAddress[]): Promise<void> | void;
   /** On shutdown or reload, after listeners closed. */
   stop?(): Promise<void> | void;
+  /**
+   * Process shutdown (SIGTERM) begins: DNS keeps serving until every
+   * plugin's shutdown() resolves, then listeners close (health's lameduck).
+   * Not called on reload.
+   */
+  shutdown?(): Promise<void> | void;
   /** Readiness for the `ready` plugin: undefined = does not report. */
   ready?(): boolean;
   /** True when this plugin recurses for clients (sets RA). */
@@ -45,7 +64,7 @@ export interface Plugin {
 /** Facts about the block a directive sits in. */
 export interface BlockInfo {
   keys: ServerKey[];
-  /** Zones of the block's keys, lower-case. */
+  /** Zones of the block's keys, lower-case, "" for the root. */
   zones: string[];
   directives: Directive[];
   file: string;

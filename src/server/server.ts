@@ -9,7 +9,7 @@ import type { Reply } from '../dns/reply.js';
 import { configError } from '../corefile/errors.js';
 import { log } from '../log.js';
 import type { Block } from './build.js';
-import type { Request } from './plugin.js';
+import type { ListenAddress, Plugin, Request } from './plugin.js';
 import { ZoneTable } from './route.js';
 import { TcpFramer } from './tcp.js';
 
@@ -20,6 +20,15 @@ export interface ServerOptions {
   tcpIdleMs?: number;
   /** Concurrent TCP connections per listener. */
   maxTcpConnections?: number;
+  /** Defaults for reload(): see ReloadOptions. */
+  reload?: ReloadOptions;
+}
+
+export interface ReloadOptions {
+  /** How long a new configuration may take to become ready (when the running one is). */
+  readyTimeoutMs?: number;
+  /** How long in-flight queries of the old configuration get before its plugins stop. */
+  drainMs?: number;
 }
 
 interface Listener {
@@ -45,11 +54,18 @@ export class DnsServer {
   private idle: Array<() => void> = [];
   private tcpSockets = new Set<net.Socket>();
   private closing = false;
+  /** Set when shutdown() begins: the `ready` plugin answers 503 from then on. */
+  draining = false;
+  private reloading = false;
+  /** Plugins that have reported ready once; like CoreDNS's `ready`, they are not asked again. */
+  private readonly wasReady = new WeakSet<Plugin>();
   private readonly maxUdp: number;
   private readonly tcpIdleMs: number;
   private readonly maxTcp: number;
+  private readonly reloadDefaults: ReloadOptions;
 
   constructor(private blocks: Block[], opts: ServerOptions = {}) {
+    this.reloadDefaults = opts.reload ?? {};
     this.maxUdp = opts.maxUdpSize ?? UDP_EDNS_CAP;
     this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
     this.maxTcp = opts.maxTcpConnections ?? 1000;
@@ -69,20 +85,174 @@ export class DnsServer {
   async start(): Promise<void> {
     for (const b of this.blocks) for (const p of b.plugins) if (p.start) await p.start();
     for (const l of this.listeners) await this.open(l);
+    for (const b of this.blocks) {
+      for (const p of b.plugins) if (p.afterListen) await p.afterListen(this.addressesOf(b));
+    }
+  }
+
+  /** The sockets a block's queries arrive on. */
+  private addressesOf(b: Block): ListenAddress[] {
+    const out: ListenAddress[] = [];
+    for (const l of this.listeners) {
+      if (!l.zones.blocks().includes(b)) continue;
+      for (const u of l.udp) { const a = u.address(); out.push({ address: a.address, port: a.port, proto: 'udp' }); }
+      for (const t of l.tcp) { const a = t.address() as net.AddressInfo; out.push({ address: a.address, port: a.port, proto: 'tcp' }); }
+    }
+    return out;
   }
 
   /** Stop taking queries, let in-flight ones finish (bounded), then stop plugins. */
   async stop(graceMs = 5000): Promise<void> {
     this.closing = true;
-    await this.closeListeners();
+    // Take no new queries, but keep the sockets that carry answers in flight
+    // open until those are sent (a closed UDP socket cannot send).
+    const accepting: Array<Promise<void>> = [];
+    for (const l of this.listeners) {
+      for (const u of l.udp) u.removeAllListeners('message');
+      for (const t of l.tcp) accepting.push(new Promise((r) => t.close(() => r())));
+      l.tcp = [];
+    }
+    for (const s of this.tcpSockets) s.pause();
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);
         this.idle.push(() => { clearTimeout(t); resolve(); });
       });
+      // The last answers are sent from promise callbacks queued behind this one.
+      await new Promise((r) => setImmediate(r));
     }
+    await this.closeListeners();
     for (const s of this.tcpSockets) s.destroy();
+    await Promise.all(accepting);
     for (const b of this.blocks) for (const p of b.plugins) if (p.stop) await p.stop();
+  }
+
+  /** The blocks now serving (the `ready` and `prometheus` plugins read them). */
+  currentBlocks(): readonly Block[] {
+    return this.blocks;
+  }
+
+  /** Names of the plugins that report readiness and are not ready yet (sorted, unique). */
+  notReady(blocks: readonly Block[] = this.blocks): string[] {
+    const out = new Set<string>();
+    for (const b of blocks) {
+      for (const p of b.plugins) {
+        if (!p.ready || this.wasReady.has(p)) continue;
+        let ok = false;
+        try { ok = p.ready(); } catch { ok = false; }
+        if (ok) this.wasReady.add(p); else out.add(p.name);
+      }
+    }
+    return [...out].sort();
+  }
+
+  /**
+   * Graceful process shutdown: readiness fails at once, DNS keeps serving
+   * while the plugins' shutdown() hooks run (health's lameduck), then
+   * listeners close, in-flight queries finish (bounded) and plugins stop.
+   */
+  async shutdown(graceMs = 5000): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.blocks.flatMap((b) => b.plugins).map(async (p) => {
+      try { await p.shutdown?.(); } catch (err) { log('error', 'server', 'shutdown hook failed', { plugin: p.name, err }); }
+    }));
+    await this.stop(graceMs);
+  }
+
+  /**
+   * Swaps in a new configuration without dropping queries. The new plugins
+   * start first (and, when the running configuration is ready, must become
+   * ready too, so a reload never flips readiness); listeners on new
+   * addresses open; then, in one synchronous step, listeners that stay are
+   * re-pointed at the new zone tables and dropped ones close; the old
+   * plugins stop once in-flight queries had time to finish. On any failure
+   * before the swap the new plugins stop, the old configuration keeps
+   * serving, and the error is thrown.
+   */
+  async reload(blocks: Block[], opts: ReloadOptions = {}): Promise<void> {
+    if (this.draining || this.closing) throw new Error('the server is shutting down');
+    if (this.reloading) throw new Error('a reload is already running');
+    this.reloading = true;
+    try {
+      await this.swapIn(blocks, { ...this.reloadDefaults, ...opts });
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  private async swapIn(blocks: Block[], opts: ReloadOptions): Promise<void> {
+    const next = groupListeners(blocks);
+    const key = (l: Listener): string => `${l.address}|${l.port}`;
+    const current = new Map(this.listeners.map((l) => [key(l), l]));
+    const readyBefore = this.notReady().length === 0;
+    const started: Plugin[] = [];
+    const opened: Listener[] = [];
+    try {
+      for (const b of blocks) {
+        for (const p of b.plugins) {
+          started.push(p);
+          if (p.start) await p.start();
+        }
+      }
+      if (readyBefore) await this.untilReady(blocks, opts.readyTimeoutMs ?? 30_000);
+      for (const l of next) {
+        if (current.has(key(l))) continue;
+        opened.push(l);
+        await this.open(l);
+      }
+      if (this.closing) throw new Error('the server is shutting down');
+    } catch (err) {
+      await closeSockets(opened);
+      await stopPlugins(started);
+      throw err;
+    }
+
+    // The swap: synchronous, so every query sees either the old or the new configuration.
+    const old = this.blocks;
+    const listeners: Listener[] = [];
+    for (const l of next) {
+      const cur = current.get(key(l));
+      if (cur) {
+        cur.zones = l.zones;
+        current.delete(key(l));
+        listeners.push(cur);
+      } else {
+        listeners.push(l);
+      }
+    }
+    const removed = [...current.values()];
+    // TCP connections still open on a dropped address get REFUSED until they close.
+    for (const l of removed) l.zones = new ZoneTable();
+    this.listeners = listeners;
+    this.blocks = blocks;
+    log('info', 'server', 'configuration reloaded', { blocks: blocks.length, listeners: listeners.length, opened: opened.length, closed: removed.length });
+    await closeSockets(removed);
+    for (const b of blocks) {
+      for (const p of b.plugins) {
+        if (!p.afterListen) continue;
+        try { await p.afterListen(this.addressesOf(b)); } catch (err) { log('error', 'server', 'afterListen failed', { plugin: p.name, err }); }
+      }
+    }
+    await this.drained(opts.drainMs ?? 2000);
+    await stopPlugins(old.flatMap((b) => b.plugins));
+  }
+
+  private async untilReady(blocks: readonly Block[], timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const waiting = this.notReady(blocks);
+      if (waiting.length === 0) return;
+      if (Date.now() >= until || this.closing) {
+        throw new Error(`the new configuration was not ready within ${timeoutMs / 1000}s (waiting for ${waiting.join(', ')})`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Waits until no asynchronous query is in flight, at most `ms`. */
+  private async drained(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 
   async closeListeners(): Promise<void> {
@@ -273,6 +443,26 @@ export class DnsServer {
 function failure(err: unknown): Reply {
   const error = err instanceof Error ? err : new Error(String(err));
   return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], error, by: 'server' };
+}
+
+/** Closes the sockets of listeners a reload dropped (or opened before it failed). */
+async function closeSockets(listeners: Listener[]): Promise<void> {
+  const waits: Array<Promise<void>> = [];
+  for (const l of listeners) {
+    for (const u of l.udp) waits.push(new Promise((r) => u.close(() => r())));
+    for (const t of l.tcp) waits.push(new Promise((r) => t.close(() => r())));
+    l.udp = [];
+    l.tcp = [];
+  }
+  await Promise.all(waits);
+}
+
+/** Stops plugins one by one; a failing stop() is logged and does not stop the others. */
+async function stopPlugins(plugins: Plugin[]): Promise<void> {
+  for (const p of plugins) {
+    if (!p.stop) continue;
+    try { await p.stop(); } catch (err) { log('error', 'server', 'plugin stop failed', { plugin: p.name, err }); }
+  }
 }
 
 function writeFramed(sock: net.Socket, msg: Buffer): void {

@@ -1,0 +1,164 @@
+// Query-path benchmark: clusterdns against knotd (C, authoritative), dnsmasq and a bare Node
+// echo server, same records, same query file, dnsperf on the other core. Prints figures only.
+//
+//   npm run bench [-- --services 1000 --seconds 5 --rounds 3 --quick]
+//
+// Needs Debian packages: dnsperf, knot (knotd), dnsmasq-base, util-linux (taskset).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeKubeApi } from '../test/support/kube-api.js';
+import { freePort } from '../test/support/server.js';
+import { clusterServices, loadApi, queryFile, zoneFile, type ClusterSpec } from './lib/cluster.js';
+import { dnsmasqArgs } from './lib/dnsmasq.js';
+import { dnsperf, type PerfResult } from './lib/dnsperf.js';
+import { writeKnotConfig } from './lib/knot.js';
+import { cpuSeconds, median, rssMB, startPinned, stopChild } from './lib/proc.js';
+import type { ChildProcess } from 'node:child_process';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, def: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
+const quick = argv.includes('--quick');
+const SERVICES = opt('services', 1000);
+const SECONDS = opt('seconds', quick ? 2 : 5);
+const ROUNDS = opt('rounds', quick ? 1 : 3);
+const LEVELS = quick ? [8] : [4, 16];
+const SERVER_CORE = '0';
+const CLIENT_CORE = '1';
+
+for (const tool of ['dnsperf', 'knotd', 'taskset']) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    console.error(`bench needs ${tool}: apt-get install dnsperf knot dnsmasq-base util-linux`);
+    process.exit(1);
+  }
+}
+const haveDnsmasq = spawnSync('sh', ['-c', 'command -v dnsmasq']).status === 0;
+
+if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+
+interface Target { name: string; port: number; proc: ChildProcess; tcp: boolean; file: string }
+
+async function main(): Promise<void> {
+  const spec: ClusterSpec = { services: SERVICES, namespaces: 10, headless: Math.round(SERVICES / 20), endpointsPerHeadless: 10 };
+  const svcs = clusterServices(spec);
+  const dir = mkdtempSync(join(tmpdir(), 'clusterdns-bench-'));
+  const qfile = join(dir, 'queries.txt');
+  writeFileSync(qfile, queryFile(svcs));
+  const extFile = join(dir, 'external.txt');
+  writeFileSync(extFile, Array.from({ length: 100 }, (_, i) => `host${i}.example.test A`).join('\n') + '\n');
+
+  const api = new FakeKubeApi();
+  await api.start(0);
+  loadApi(api, spec, svcs);
+  const kubeconfig = api.writeKubeconfig(dir);
+
+  const z = zoneFile(svcs);
+  let ext = '$ORIGIN example.test.\n@ 300 IN SOA ns.example.test. h.example.test. 1 7200 1800 86400 300\n@ 300 IN NS ns.example.test.\nns 300 IN A 127.0.0.1\n';
+  for (let i = 0; i < 100; i++) ext += `host${i} 300 IN A 192.0.2.${i + 1}\n`;
+  const knotPort = await freePort();
+  const knotConf = writeKnotConfig(dir, knotPort, [
+    { name: 'cluster.local', text: z.forward }, { name: '10.in-addr.arpa', text: z.reverse }, { name: 'example.test', text: ext },
+  ]);
+
+  const cdPort = await freePort();
+  const corefile = join(dir, 'Corefile');
+  writeFileSync(corefile, `cluster.local:${cdPort} in-addr.arpa:${cdPort} {
+    bind 127.0.0.1
+    kubernetes cluster.local in-addr.arpa {
+        kubeconfig ${kubeconfig}
+    }
+}
+.:${cdPort} {
+    bind 127.0.0.1
+    cache 300
+    forward . 127.0.0.1:${knotPort}
+}
+`);
+  const targets: Target[] = [];
+  const knot = await startPinned(SERVER_CORE, 'knotd', ['-c', knotConf], 'server started');
+  targets.push({ name: 'knotd', port: knotPort, proc: knot, tcp: true, file: qfile });
+  const t0 = Date.now();
+  const cd = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', corefile], 'msg=serving', 60_000);
+  const syncMs = Date.now() - t0;
+  targets.push({ name: 'clusterdns', port: cdPort, proc: cd, tcp: true, file: qfile });
+  const echoPort = await freePort();
+  const echo = await startPinned(SERVER_CORE, process.execPath, ['--import', 'tsx', 'bench/echo-server.ts', String(echoPort)], 'echo ready');
+  targets.push({ name: 'node-echo', port: echoPort, proc: echo, tcp: true, file: qfile });
+  if (haveDnsmasq) {
+    const dmPort = await freePort();
+    const dm = await startPinned(SERVER_CORE, 'dnsmasq', dnsmasqArgs(dir, dmPort, svcs), null);
+    targets.push({ name: 'dnsmasq', port: dmPort, proc: dm, tcp: false, file: qfile });
+  }
+  targets.push({ name: 'clusterdns-cache', port: cdPort, proc: cd, tcp: false, file: extFile });
+
+  console.log(`# ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; ${SERVICES} services (${spec.headless} headless x ${spec.endpointsPerHeadless}); `
+    + `server pinned to cpu${SERVER_CORE}, dnsperf to cpu${CLIENT_CORE}; ${ROUNDS} rounds x ${SECONDS}s, best of clients ${LEVELS.join('/')}`);
+  console.log(`# clusterdns started and synced in ${syncMs} ms, RSS ${rssMB(cd.pid!).toFixed(0)} MB`);
+
+  // Warm every target once (JIT, caches) before measuring.
+  for (const t of targets) await dnsperf({ port: t.port, file: t.file, seconds: 1, clients: 4, outstanding: 50, core: CLIENT_CORE });
+
+  const results = new Map<string, Array<{ qps: number; usPerQ: number; lost: number }>>();
+  const measure = async (t: Target, mode: 'udp' | 'tcp'): Promise<void> => {
+    let best: { qps: number; usPerQ: number; lost: number } | null = null;
+    for (const clients of LEVELS) {
+      const c0 = cpuSeconds(t.proc.pid!);
+      const r: PerfResult = await dnsperf({ port: t.port, file: t.file, seconds: SECONDS, clients, outstanding: clients * 25, mode, core: CLIENT_CORE });
+      const cpu = cpuSeconds(t.proc.pid!) - c0;
+      const row = { qps: r.qps, usPerQ: (cpu / Math.max(1, r.completed)) * 1e6, lost: r.lost };
+      if (!best || row.qps > best.qps) best = row;
+    }
+    const key = `${t.name}/${mode}`;
+    results.set(key, [...(results.get(key) ?? []), best!]);
+  };
+  // Rounds alternate servers so drift on the machine hits all of them alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of targets) await measure(t, 'udp');
+    for (const t of targets) if (t.tcp) await measure(t, 'tcp');
+  }
+
+  // Latency at a fixed, moderate load (dnsperf -v records every query).
+  const p99 = new Map<string, { avg: number; p99: number }>();
+  for (const t of targets) {
+    const r = await dnsperf({ port: t.port, file: t.file, seconds: SECONDS, clients: 4, outstanding: 40, maxQps: 10_000, verbose: true, core: CLIENT_CORE });
+    p99.set(t.name, { avg: r.avgLatencyMs, p99: r.p99Ms ?? NaN });
+  }
+
+  const row = (key: string): { qps: number; us: number; lost: number } | null => {
+    const rs = results.get(key);
+    if (!rs) return null;
+    return { qps: median(rs.map((r) => r.qps)), us: median(rs.map((r) => r.usPerQ)), lost: rs.reduce((a, r) => a + r.lost, 0) };
+  };
+  console.log('\n| server | proto | QPS (median) | server-core µs/query | lost | avg ms @10k QPS | p99 ms @10k QPS |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  for (const mode of ['udp', 'tcp'] as const) {
+    for (const t of targets) {
+      const r = row(`${t.name}/${mode}`);
+      if (!r) continue;
+      const l = mode === 'udp' ? p99.get(t.name) : undefined;
+      console.log(`| ${t.name} | ${mode} | ${Math.round(r.qps)} | ${r.us.toFixed(1)} | ${r.lost} | ${l ? l.avg.toFixed(3) : ''} | ${l ? l.p99.toFixed(3) : ''} |`);
+    }
+  }
+  const ratio = (a: string, b: string): string => {
+    const x = row(a), y = row(b);
+    return x && y ? (x.qps / y.qps).toFixed(2) : 'n/a';
+  };
+  console.log('\nratios (QPS):');
+  console.log(`  clusterdns/knotd udp        ${ratio('clusterdns/udp', 'knotd/udp')}   (target >= 0.5)`);
+  console.log(`  clusterdns/node-echo udp    ${ratio('clusterdns/udp', 'node-echo/udp')}   (target >= 0.8)`);
+  console.log(`  clusterdns/knotd tcp        ${ratio('clusterdns/tcp', 'knotd/tcp')}   (target >= 1.0)`);
+  console.log(`  cache-hit/cluster-name udp  ${ratio('clusterdns-cache/udp', 'clusterdns/udp')}   (target >= 0.9)`);
+  const cdr = row('clusterdns/udp'), knr = row('knotd/udp');
+  if (cdr && knr) console.log(`  server-core µs/query clusterdns/knotd ${(cdr.us / knr.us).toFixed(2)}`);
+  console.log(`# clusterdns RSS after run ${rssMB(cd.pid!).toFixed(0)} MB`);
+
+  for (const t of new Set(targets.map((x) => x.proc))) await stopChild(t);
+  await api.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });

@@ -1,0 +1,149 @@
+// The process's metrics: one prom-client Registry holding CoreDNS's DNS
+// metrics (computed from dns.ts's counters), the metrics other plugins keep
+// (plugins.ts), build info, panics, reload failures and the process/Node.js
+// default metrics. One instance lives in SetupContext.shared, so it
+// outlives reloads: counters never go back to zero when the Corefile changes.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import client from 'prom-client';
+import type { Block } from '../server/build.js';
+import { DnsMetrics, mergeSamples, sampleKey, zoneLabel } from './dns.js';
+import { PLUGIN_FAMILIES, readPlugin, statsOf, type Placement, type PluginSample } from './plugins.js';
+import { SnapshotMetric, type Sample } from './snapshot.js';
+
+interface Tracked { name: string; at: Placement; last: PluginSample[] }
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly dns = new DnsMetrics();
+  readonly reloadFailed: client.Counter;
+  /** Plugin stats objects seen at the last scrape, with their last monotonic samples. */
+  private tracked = new Map<object, Tracked>();
+  /** Final counter values of plugin instances a reload replaced, per family and series. */
+  private readonly retired = new Map<string, Map<string, Sample>>();
+  private families = new Map<string, Sample[]>();
+  private processMetrics = false;
+
+  constructor(private readonly blocks: () => readonly Block[]) {
+    const r = this.registry;
+    const dns = this.dns;
+    new SnapshotMetric('coredns_dns_requests_total', 'Counter of DNS requests made per zone, protocol and family.', 'counter', () => dns.requestsTotal()).register(r);
+    new SnapshotMetric('coredns_dns_do_requests_total', 'Counter of DNS requests with DO bit set per zone.', 'counter', () => dns.doRequestsTotal()).register(r);
+    new SnapshotMetric('coredns_dns_request_duration_seconds', 'Histogram of the time (in seconds) each request took per zone.', 'histogram', () => dns.requestDuration('coredns_dns_request_duration_seconds')).register(r);
+    new SnapshotMetric('coredns_dns_request_size_bytes', 'Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.', 'histogram', () => dns.sizes('coredns_dns_request_size_bytes', 'request')).register(r);
+    new SnapshotMetric('coredns_dns_response_size_bytes', 'Size of the returned response in bytes.', 'histogram', () => dns.sizes('coredns_dns_response_size_bytes', 'response')).register(r);
+    new SnapshotMetric('coredns_dns_responses_total', 'Counter of response status codes.', 'counter', () => dns.responsesTotal()).register(r);
+    new SnapshotMetric('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => [{ labels: {}, value: dns.panics }]).register(r);
+    new SnapshotMetric('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled()).register(r);
+    for (const [name, spec] of Object.entries(PLUGIN_FAMILIES)) {
+      new SnapshotMetric(name, spec.help, spec.type, () => this.families.get(name) ?? []).register(r);
+    }
+    const build = new client.Gauge({
+      name: 'coredns_build_info',
+      help: "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
+      labelNames: ['version', 'revision', 'goversion'],
+      registers: [r],
+    });
+    build.set({ version: packageVersion(), revision: process.env.CLUSTERDNS_REVISION ?? '', goversion: process.version }, 1);
+    this.reloadFailed = new client.Counter({
+      name: 'coredns_reload_failed_total',
+      help: 'Counter of the number of failed reload attempts.',
+      registers: [r],
+    });
+  }
+
+  /** Adds the process_* and nodejs_* metrics (once; only processes that export metrics pay for them). */
+  enableProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The exposition text for a scrape. */
+  async render(): Promise<string> {
+    this.collectPlugins();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Reads every plugin's numbers once per scrape; replaced instances hand their counters over. */
+  private collectPlugins(): void {
+    const live = new Map<object, Tracked>();
+    for (const b of this.blocks()) {
+      const at: Placement = { server: serverLabels(b)[0] ?? '', zones: b.zones.map(zoneLabel).join(',') };
+      for (const p of b.plugins) {
+        const stats = statsOf(p);
+        if (stats) live.set(stats, this.tracked.get(stats) ?? { name: p.name, at, last: [] });
+      }
+    }
+    for (const [stats, t] of this.tracked) {
+      if (live.has(stats)) continue;
+      // Gone with a reload: keep its counters, the larger of its last read and
+      // now (a stopped plugin may no longer expose everything).
+      const final = new Map(t.last.map((ps) => [ps.family + sampleKey(ps.sample), ps]));
+      for (const ps of readPlugin(t.name, stats, t.at)) {
+        if (!ps.monotonic) continue;
+        const k = ps.family + sampleKey(ps.sample);
+        const prev = final.get(k);
+        if (!prev || ps.sample.value > prev.sample.value) final.set(k, ps);
+      }
+      for (const ps of final.values()) {
+        let m = this.retired.get(ps.family);
+        if (!m) { m = new Map(); this.retired.set(ps.family, m); }
+        const k = sampleKey(ps.sample);
+        const prev = m.get(k);
+        if (prev) prev.value += ps.sample.value; else m.set(k, { ...ps.sample });
+      }
+    }
+    const byFamily = new Map<string, Sample[]>();
+    const push = (family: string, s: Sample): void => {
+      let list = byFamily.get(family);
+      if (!list) { list = []; byFamily.set(family, list); }
+      list.push(s);
+    };
+    for (const [family, m] of this.retired) for (const s of m.values()) push(family, s);
+    for (const [stats, t] of live) {
+      const samples = readPlugin(t.name, stats, t.at);
+      t.last = samples.filter((ps) => ps.monotonic);
+      for (const ps of samples) push(ps.family, ps.sample);
+    }
+    this.tracked = live;
+    this.families = new Map([...byFamily].map(([f, list]) => [f, mergeSamples(list)]));
+  }
+
+  private pluginEnabled(): Sample[] {
+    const out: Sample[] = [];
+    for (const b of this.blocks()) {
+      const names = [...new Set(b.plugins.filter((p) => p.serve || p.observe).map((p) => p.name))];
+      for (const server of serverLabels(b)) {
+        for (const zone of b.zones) {
+          for (const name of names) out.push({ labels: { server, zone: zoneLabel(zone), view: '', name }, value: 1 });
+        }
+      }
+    }
+    return mergeSamples(out).map((s) => ({ ...s, value: 1 }));
+  }
+}
+
+/** CoreDNS's `server` label of a block's listeners: dns://[ADDR]:PORT, ADDR empty without `bind`. */
+export function serverLabels(b: Block): string[] {
+  const addrs = b.bind.length > 0 ? b.bind : [''];
+  const out = new Set<string>();
+  for (const k of b.keys) {
+    for (const a of addrs) out.add(`dns://${a.includes(':') ? `[${a}]` : a}:${k.port ?? 53}`);
+  }
+  return [...out];
+}
+
+function packageVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, '..', '..', 'package.json'), join(here, '..', '..', '..', 'package.json')]) {
+    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* next layout */ }
+  }
+  return 'unknown';
+}

@@ -1,0 +1,75 @@
+// A metric whose samples are computed at scrape time from plain numbers the
+// hot path keeps (see dns.ts) or that other plugins expose. prom-client's
+// own Counter/Histogram hash their label set on every inc()/observe(), which
+// costs more per query than everything else the `prometheus` plugin does;
+// here the query path only bumps array slots and the label objects are
+// built when someone scrapes.
+
+import type { Metric, Registry } from 'prom-client';
+
+export type Labels = Record<string, string>;
+
+export interface Sample {
+  labels: Labels;
+  value: number;
+  /** For histograms: NAME_bucket, NAME_sum, NAME_count. */
+  metricName?: string;
+}
+
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+/**
+ * Registered in a prom-client Registry like any metric: the registry calls
+ * get() on every scrape and formats what it returns.
+ */
+export class SnapshotMetric {
+  readonly aggregator = 'sum';
+  readonly labelNames: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: MetricKind,
+    private readonly read: () => Sample[],
+  ) {}
+
+  async get(): Promise<{ name: string; help: string; type: MetricKind; aggregator: string; values: Sample[] }> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() };
+  }
+
+  /** Registry.resetMetrics() calls this; the numbers belong to their owners. */
+  reset(): void {}
+
+  register(registry: Registry): this {
+    registry.registerMetric(this as unknown as Metric);
+    return this;
+  }
+}
+
+/**
+ * Samples of one histogram series. `counts` holds per-bucket (not
+ * cumulative) counts, one per bound plus a last slot for values above the
+ * last bound; `cumulative` says the counts already are cumulative (then
+ * `counts` has one slot per bound and `count` is the total).
+ */
+export function histogramSamples(
+  name: string,
+  labels: Labels,
+  bounds: readonly number[],
+  counts: ArrayLike<number>,
+  sum: number,
+  count?: number,
+  cumulative = false,
+): Sample[] {
+  const out: Sample[] = [];
+  let acc = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    acc = cumulative ? counts[i]! : acc + counts[i]!;
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(bounds[i]) }, value: acc });
+  }
+  const total = count ?? (cumulative ? acc : acc + counts[bounds.length]!);
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: total });
+  out.push({ metricName: `${name}_sum`, labels, value: sum });
+  out.push({ metricName: `${name}_count`, labels, value: total });
+  return out;
+}

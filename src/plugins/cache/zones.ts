@@ -1,0 +1,39 @@
+// Zone arguments of a plugin directive ("cache 30 example.org 10.0.0.0/8"),
+// read as CoreDNS reads them: names or CIDRs (which stand for their reverse
+// zones), lower-case. Shared by cache and hosts.
+
+import type { Directive } from '../../corefile/ast.js';
+import { configError } from '../../corefile/errors.js';
+import { parseServerKey } from '../../corefile/keys.js';
+import { isSubdomain } from '../../dns/names.js';
+
+type At = Pick<Directive, 'file' | 'line'>;
+
+/**
+ * Zone args -> lower-case zones without trailing dot, the root as "" (the
+ * form isSubdomain and Request.lname use). A port is refused: it means
+ * nothing inside a server block.
+ */
+export function zoneArgs(args: readonly string[], at: At, plugin: string): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    const keys = parseServerKey(a, at);
+    for (const k of keys) {
+      if (k.port !== null) throw configError(at, `${plugin}: zone "${a}" must not carry a port`);
+      const z = k.zone === '.' ? '' : k.zone;
+      if (!out.includes(z)) out.push(z);
+    }
+  }
+  return out;
+}
+
+/** The block's zones in the same form ("." becomes ""). */
+export function blockZones(zones: readonly string[]): string[] {
+  return [...new Set(zones.map((z) => (z === '.' ? '' : z)))];
+}
+
+/** Is lname at or below one of `zones`? */
+export function inZones(lname: string, zones: readonly string[]): boolean {
+  for (let i = 0; i < zones.length; i++) if (isSubdomain(lname, zones[i]!)) return true;
+  return false;
+}

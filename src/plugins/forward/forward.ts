@@ -1,0 +1,236 @@
+import { performance } from 'node:perf_hooks';
+import { FLAG, RCODE } from '../../dns/constants.js';
+import { isSubdomain } from '../../dns/names.js';
+import type { Reply } from '../../dns/reply.js';
+import type { Handler, Plugin, Request } from '../../server/plugin.js';
+import { ForwardMetrics } from './metrics.js';
+import type { RouteOptions } from './setup.js';
+import { CancelledError, type Exchange, Upstream } from './upstream.js';
+import { buildQuery, rcodeOfWire } from './wire.js';
+
+/** UDP size we advertise on queries we build ourselves (no client OPT to forward). */
+const OWN_EDNS_SIZE = 1232;
+
+function empty(rcode: number, error?: Error): Reply {
+  return { rcode, aa: false, answer: [], authority: [], additional: [], by: 'forward', error };
+}
+
+function relay(wire: Buffer): Reply {
+  return { rcode: rcodeOfWire(wire), aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
+}
+
+/** One `forward FROM TO...` line: its upstreams, policy and limits. */
+export class ForwardRoute {
+  readonly upstreams: Upstream[];
+  inflight = 0;
+  private rr = 0;
+
+  constructor(readonly opts: RouteOptions, private readonly metrics: ForwardMetrics) {
+    this.upstreams = opts.to.map((a) => new Upstream(a, opts.transport, metrics));
+  }
+
+  /** Does this line take the name? (under FROM, not under an `except` name) */
+  matches(lname: string): boolean {
+    if (!isSubdomain(lname, this.opts.from)) return false;
+    for (const e of this.opts.except) if (isSubdomain(lname, e)) return false;
+    return true;
+  }
+
+  /** Healthy upstreams in policy order; if none is healthy, one picked at random. */
+  candidates(): Upstream[] {
+    const all = this.upstreams;
+    const n = all.length;
+    let order: Upstream[];
+    switch (this.opts.policy) {
+      case 'sequential':
+        order = all;
+        break;
+      case 'round_robin': {
+        const start = this.rr++ % n;
+        if (this.rr >= 1e9) this.rr = 0;
+        order = start === 0 ? all : [...all.slice(start), ...all.slice(0, start)];
+        break;
+      }
+      default: {
+        order = [...all];
+        for (let i = n - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          const t = order[i]!;
+          order[i] = order[j]!;
+          order[j] = t;
+        }
+      }
+    }
+    const up = order.filter((u) => !u.down);
+    if (up.length > 0) return up;
+    this.metrics.healthcheckBroken++;
+    if (this.opts.failfastAllUnhealthy) return [];
+    return [all[Math.floor(Math.random() * n)]!];
+  }
+
+  /**
+   * Forwards one query. All attempts share one budget (read_timeout): the
+   * first upstream is asked at once; without an answer after budget/N the
+   * next one is asked too (N = attempts planned, at most 3; with a single
+   * upstream the second attempt asks it again), and every attempt keeps
+   * listening until the budget ends. A failed attempt (refused, reset)
+   * moves on at once. Nobody answered: SERVFAIL at the end of the budget.
+   */
+  forward(req: Request): Reply | Promise<Reply> {
+    const o = this.opts;
+    if (o.maxConcurrent > 0 && this.inflight >= o.maxConcurrent) {
+      this.metrics.maxConcurrentRejects++;
+      return empty(RCODE.REFUSED, new Error(`concurrent queries exceeded maximum ${o.maxConcurrent}`));
+    }
+    const cands = this.candidates();
+    if (cands.length === 0) return empty(RCODE.SERVFAIL, new Error('no healthy upstream (failfast_all_unhealthy_upstreams)'));
+
+    let query: Buffer;
+    let qend: number;
+    if (req.raw.length > 0 && req.questionEnd > 12) {
+      query = req.raw;
+      qend = req.questionEnd;
+    } else {
+      // A query the server makes itself (CNAME chasing): build one.
+      query = buildQuery(req.name, req.type, req.qclass, { ednsSize: OWN_EDNS_SIZE });
+      qend = query.length - 11;
+    }
+    const proto: 'udp' | 'tcp' = o.forceTcp ? 'tcp' : req.proto === 'tcp' && !o.preferUdp ? 'tcp' : 'udp';
+    const plan = cands.length === 1 ? [cands[0]!, cands[0]!] : cands.slice(0, 3);
+    const budget = o.readTimeoutMs;
+    const step = budget / plan.length;
+    const start = performance.now();
+
+    this.inflight++;
+    return new Promise<Reply>((resolve) => {
+      const running: Array<{ u: Upstream; ex: Exchange; at: number }> = [];
+      let launched = 0;
+      let done = false;
+      let fallback: Buffer | null = null;
+      let lastError: Error | null = null;
+      let stepTimer: NodeJS.Timeout | null = null;
+
+      const finish = (r: Reply): void => {
+        if (done) return;
+        done = true;
+        this.inflight--;
+        clearTimeout(deadline);
+        if (stepTimer) clearTimeout(stepTimer);
+        const now = performance.now();
+        for (const a of running) {
+          a.ex.cancel();
+          // Silent for its whole slot: that counts against the upstream.
+          if (now - a.at >= step - 1) a.u.failure();
+        }
+        running.length = 0;
+        resolve(r);
+      };
+
+      const launch = (): void => {
+        if (done || launched >= plan.length) return;
+        if (stepTimer) clearTimeout(stepTimer);
+        stepTimer = null;
+        const u = plan[launched++]!;
+        const left = start + budget - performance.now();
+        if (left <= 0) return;
+        const entry = { u, ex: u.query(query, qend, proto, left), at: performance.now() };
+        running.push(entry);
+        const leave = (): void => {
+          const i = running.indexOf(entry);
+          if (i >= 0) running.splice(i, 1);
+        };
+        entry.ex.promise.then(
+          (wire) => {
+            if (done) return;
+            leave();
+            u.success();
+            if (o.failover.has(rcodeOfWire(wire)) && launched < plan.length) {
+              // Keep this answer in case nobody does better, and ask the next upstream now.
+              fallback = wire;
+              launch();
+              return;
+            }
+            finish(relay(wire));
+          },
+          (err: unknown) => {
+            if (done || err instanceof CancelledError) return;
+            leave();
+            u.failure();
+            lastError = err instanceof Error ? err : new Error(String(err));
+            if (launched < plan.length) launch();
+            else if (running.length === 0) finish(fallback ? relay(fallback) : this.noAnswer(req, lastError));
+          },
+        );
+        if (launched < plan.length) stepTimer = setTimeout(launch, step);
+      };
+
+      const deadline = setTimeout(() => finish(fallback ? relay(fallback) : this.noAnswer(req, lastError)), budget);
+      launch();
+    });
+  }
+
+  private noAnswer(req: Request, cause: Error | null): Reply {
+    this.metrics.noAnswer++;
+    const to = this.upstreams.map((u) => u.to).join(', ');
+    const why = cause ? `: ${cause.message}` : '';
+    return empty(RCODE.SERVFAIL, new Error(`no answer from ${to} within ${this.opts.readTimeoutMs}ms for ${req.name || '.'}${why}`));
+  }
+
+  stop(): void {
+    for (const u of this.upstreams) u.stop();
+  }
+}
+
+/**
+ * The `forward` directive. Every `forward` line of a server block lands in
+ * one plugin instance: a query goes to the line with the most specific FROM
+ * that takes it; a line's `next RCODE` hands such answers to the next
+ * matching line. Names no line takes go down the chain.
+ */
+export class ForwardPlugin implements Plugin {
+  readonly name = 'forward';
+  readonly recursive = true;
+  readonly metrics: ForwardMetrics;
+  /** Most specific FROM first; lines with the same FROM in Corefile order. */
+  readonly routes: ForwardRoute[];
+
+  constructor(routes: RouteOptions[], metrics = new ForwardMetrics()) {
+    this.metrics = metrics;
+    const indexed = routes.map((r, i) => ({ r, i }));
+    indexed.sort((a, b) => depth(b.r.from) - depth(a.r.from) || a.i - b.i);
+    this.routes = indexed.map(({ r }) => new ForwardRoute(r, metrics));
+  }
+
+  serve(req: Request, next: Handler): Reply | Promise<Reply> {
+    const routes = this.routes;
+    let first = -1;
+    for (let i = 0; i < routes.length; i++) if (routes[i]!.matches(req.lname)) { first = i; break; }
+    if (first < 0) return next(req);
+    this.metrics.requests++;
+    return this.through(req, first);
+  }
+
+  private async through(req: Request, i: number): Promise<Reply> {
+    const route = this.routes[i]!;
+    const r = await route.forward(req);
+    if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.wire) {
+      for (let j = i + 1; j < this.routes.length; j++) {
+        if (this.routes[j]!.matches(req.lname)) return this.through(req, j);
+      }
+    }
+    return r;
+  }
+
+  stop(): void {
+    for (const r of this.routes) r.stop();
+  }
+
+  /** Human summary of health, for logs and debugging. */
+  describe(): string {
+    return this.routes.map((r) => `${r.opts.from || '.'} -> ${r.upstreams.map((u) => `${u.to}${u.down ? '(down)' : ''}`).join(' ')}`).join('; ');
+  }
+}
+
+function depth(zone: string): number {
+  return zone === '' ? 0 : zone.split('.').length;
+}

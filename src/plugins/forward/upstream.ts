@@ -1,0 +1,346 @@
+// One upstream server: how we talk to it (a fresh UDP socket per query,
+// pooled TCP connections) and what we think of its health.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { QTYPE } from '../../dns/constants.js';
+import { log } from '../../log.js';
+import { TcpFramer } from '../../server/tcp.js';
+import type { ForwardMetrics, UpstreamCounters } from './metrics.js';
+import { buildQuery, checkReply, type Mismatch, questionEnd, randomId, rcodeOfWire, truncated, withId } from './wire.js';
+
+export interface UpstreamAddress {
+  host: string;
+  port: number;
+}
+
+/** Settings every upstream of one `forward` line shares. */
+export interface TransportOptions {
+  /** Idle pooled TCP connections are closed after this long (ms). */
+  expireMs: number;
+  /** Idle TCP connections kept per upstream (0: no limit of our own, 64 cap). */
+  maxIdleConns: number;
+  /** Consecutive failures that mark the upstream down; 0 = never down, no health checks. */
+  maxFails: number;
+  healthCheckMs: number;
+  /** Health check query: `<domain> IN NS`, RD unless no_rec. */
+  healthCheckDomain: string;
+  healthCheckRecursion: boolean;
+  /** Time limit of one health check probe (ms). */
+  healthCheckTimeoutMs: number;
+  /** Health checks use TCP (force_tcp). */
+  forceTcp: boolean;
+}
+
+/** An exchange under way: its outcome, and a way to abandon it. */
+export interface Exchange {
+  promise: Promise<Buffer>;
+  cancel(): void;
+}
+
+export class CancelledError extends Error {
+  constructor() { super('cancelled'); }
+}
+
+class TimeoutError extends Error {}
+
+const MAX_IDLE_CAP = 64;
+
+/** Literal comparison of the reply's source with the upstream, v4-mapped v6 folded. */
+function sameHost(a: string, b: string): boolean {
+  if (a === b) return true;
+  const strip = (s: string) => (s.startsWith('::ffff:') ? s.slice(7) : s).toLowerCase();
+  return strip(a) === strip(b);
+}
+
+/** A pooled TCP connection: one exchange at a time, replies read through a framer. */
+class TcpConn {
+  readonly sock: net.Socket;
+  private onMessage: ((m: Buffer) => void) | null = null;
+  private onGone: ((err: Error) => void) | null = null;
+  closed = false;
+  /** Has this connection carried an answered exchange (so a failure may be a stale pooled socket)? */
+  reused = false;
+
+  constructor(addr: UpstreamAddress, idleMs: number, onClose: (c: TcpConn) => void) {
+    this.sock = net.connect({ host: addr.host, port: addr.port, noDelay: true });
+    const framer = new TcpFramer((m) => this.onMessage?.(m));
+    this.sock.on('data', (chunk) => { if (!framer.push(chunk)) this.sock.destroy(); });
+    this.sock.on('error', (err) => this.gone(err));
+    this.sock.on('close', () => this.gone(new Error('connection closed by upstream')));
+    // No traffic for `expire`: close it (an idle pooled connection, or a stuck one).
+    this.sock.setTimeout(idleMs, () => this.sock.destroy());
+    this.sock.unref();
+    this.onClose = onClose;
+  }
+
+  private readonly onClose: (c: TcpConn) => void;
+
+  private gone(err: Error): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.onClose(this);
+    }
+    const g = this.onGone;
+    this.onGone = null;
+    g?.(err);
+  }
+
+  /** Sends one framed message and waits for the reply that passes `accept`. */
+  exchange(msg: Buffer, accept: (m: Buffer) => boolean, timeoutMs: number): Exchange {
+    let cancel: () => void = () => undefined;
+    const promise = new Promise<Buffer>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | null, m?: Buffer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onMessage = null;
+        this.onGone = null;
+        if (err) {
+          // The stream may still carry our answer later: never reuse it.
+          this.sock.destroy();
+          reject(err);
+        } else {
+          resolve(m!);
+        }
+      };
+      const timer = setTimeout(() => finish(new TimeoutError(`no TCP answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
+      cancel = () => finish(new CancelledError());
+      if (this.closed) { finish(new Error('connection closed by upstream')); return; }
+      this.onMessage = (m) => { if (accept(m)) finish(null, m); };
+      this.onGone = (err) => finish(err);
+      const len = Buffer.allocUnsafe(2);
+      len.writeUInt16BE(msg.length, 0);
+      this.sock.cork();
+      this.sock.write(len);
+      this.sock.write(msg);
+      this.sock.uncork();
+    });
+    return { promise, cancel: () => cancel() };
+  }
+}
+
+/**
+ * One upstream. Counts consecutive failures; at `maxFails` it is down and
+ * a health check (`. IN NS`) runs every `healthCheckMs` until it answers.
+ */
+export class Upstream {
+  /** Consecutive failures (queries without a reply, failed health checks). */
+  fails = 0;
+  readonly to: string;
+  private readonly family: 'udp4' | 'udp6';
+  private readonly counters: UpstreamCounters;
+  private idle: TcpConn[] = [];
+  private checking = false;
+  private hcTimer: NodeJS.Timeout | null = null;
+  private hcCancel: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(readonly addr: UpstreamAddress, private readonly opts: TransportOptions, private readonly metrics: ForwardMetrics) {
+    this.to = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+    this.family = net.isIPv6(addr.host) ? 'udp6' : 'udp4';
+    this.counters = metrics.upstream(this.to);
+  }
+
+  get down(): boolean {
+    return this.opts.maxFails > 0 && this.fails >= this.opts.maxFails;
+  }
+
+  /** An answer came back: healthy again. */
+  success(): void {
+    this.fails = 0;
+  }
+
+  /** An attempt got no reply: count it, and make sure a health check is running. */
+  failure(): void {
+    this.counters.failures++;
+    if (this.opts.maxFails === 0) return;
+    this.fails++;
+    this.startHealthCheck();
+  }
+
+  /**
+   * Sends `query` (any ID; each exchange gets a fresh random one) and resolves
+   * with the upstream's reply. `proto` 'udp' falls back to TCP when the
+   * reply is truncated. Counts the attempt and its reply.
+   */
+  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number): Exchange {
+    const deadline = performance.now() + timeoutMs;
+    const question = query.subarray(12, qend);
+    this.counters.requests++;
+    const started = performance.now();
+    let current: Exchange | null = null;
+    let cancelled = false;
+    const run = async (): Promise<Buffer> => {
+      let reply: Buffer;
+      if (proto === 'udp') {
+        current = this.udp(query, question, timeoutMs);
+        reply = await current.promise;
+        if (truncated(reply) && !cancelled) {
+          current = this.tcp(query, question, deadline - performance.now());
+          reply = await current.promise;
+        }
+      } else {
+        current = this.tcp(query, question, timeoutMs);
+        reply = await current.promise;
+      }
+      this.metrics.response(this.to, rcodeOfWire(reply), (performance.now() - started) / 1000);
+      return reply;
+    };
+    const promise = run();
+    return {
+      promise,
+      cancel: () => {
+        cancelled = true;
+        (current as Exchange | null)?.cancel();
+      },
+    };
+  }
+
+  private drop(why: Mismatch): void {
+    this.metrics.dropped[why]++;
+  }
+
+  /**
+   * UDP: a fresh socket per exchange, so the source port is picked anew by
+   * the kernel (randomised) for every query. The socket is connected, so
+   * the kernel only delivers datagrams from the upstream's address and port
+   * and reports ICMP "port unreachable" as an error at once.
+   */
+  udp(query: Buffer, question: Buffer, timeoutMs: number): Exchange {
+    const id = randomId();
+    const msg = withId(query, id);
+    const { host, port } = this.addr;
+    const sock = dgram.createSocket(this.family);
+    let cancel: () => void = () => undefined;
+    const promise = new Promise<Buffer>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | null, m?: Buffer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        try { sock.close(); } catch { /* already closed */ }
+        if (err) reject(err); else resolve(m!);
+      };
+      const timer = setTimeout(() => finish(new TimeoutError(`no UDP answer within ${Math.round(timeoutMs)}ms`)), Math.max(1, timeoutMs));
+      cancel = () => finish(new CancelledError());
+      sock.on('error', (err) => finish(err));
+      sock.on('message', (m, rinfo) => {
+        if (rinfo.port !== port || !sameHost(rinfo.address, host)) { this.drop('source'); return; }
+        const bad = checkReply(m, id, question);
+        if (bad) { this.drop(bad); return; }
+        finish(null, m);
+      });
+      sock.connect(port, host, (err?: Error) => {
+        if (settled) return;
+        if (err) { finish(err); return; }
+        sock.send(msg, (e) => { if (e) finish(e); });
+      });
+    });
+    return { promise, cancel: () => cancel() };
+  }
+
+  /** TCP over a pooled connection; a stale pooled connection is retried once on a new one. */
+  tcp(query: Buffer, question: Buffer, timeoutMs: number): Exchange {
+    const deadline = performance.now() + timeoutMs;
+    let current: Exchange | null = null;
+    let cancelled = false;
+    const attempt = async (): Promise<Buffer> => {
+      for (let tries = 0; ; tries++) {
+        const conn = this.takeConn();
+        const id = randomId();
+        const accept = (m: Buffer): boolean => {
+          const bad = checkReply(m, id, question);
+          if (bad) this.drop(bad);
+          return bad === null;
+        };
+        const left = deadline - performance.now();
+        if (left <= 0) throw new TimeoutError('no time left for TCP');
+        current = conn.exchange(withId(query, id), accept, left);
+        try {
+          const reply = await current.promise;
+          conn.reused = true;
+          this.release(conn);
+          return reply;
+        } catch (err) {
+          const stale = conn.reused && !(err instanceof TimeoutError) && !(err instanceof CancelledError);
+          if (!stale || tries > 0 || cancelled) throw err;
+        }
+      }
+    };
+    return { promise: attempt(), cancel: () => { cancelled = true; (current as Exchange | null)?.cancel(); } };
+  }
+
+  private takeConn(): TcpConn {
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!;
+      if (!c.closed) {
+        this.counters.connCacheHits++;
+        return c;
+      }
+    }
+    this.counters.connCacheMisses++;
+    return new TcpConn(this.addr, this.opts.expireMs, (c) => {
+      const i = this.idle.indexOf(c);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+  }
+
+  private release(c: TcpConn): void {
+    const cap = this.opts.maxIdleConns > 0 ? Math.min(this.opts.maxIdleConns, MAX_IDLE_CAP) : MAX_IDLE_CAP;
+    if (this.stopped || c.closed || this.idle.length >= cap) {
+      c.sock.destroy();
+      return;
+    }
+    this.idle.push(c);
+  }
+
+  /** Health checking runs while the upstream has failures, every healthCheckMs, until an answer. */
+  private startHealthCheck(): void {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    this.hcTimer = setTimeout(() => this.healthCheck(), 0);
+    this.hcTimer.unref();
+  }
+
+  private healthCheck(): void {
+    this.hcTimer = null;
+    if (this.stopped) { this.checking = false; return; }
+    const q = buildQuery(this.opts.healthCheckDomain, QTYPE.NS, 1, { rd: this.opts.healthCheckRecursion });
+    const qend = questionEnd(q);
+    const question = q.subarray(12, qend);
+    const ex = this.opts.forceTcp ? this.tcp(q, question, this.opts.healthCheckTimeoutMs) : this.udp(q, question, this.opts.healthCheckTimeoutMs);
+    this.hcCancel = ex.cancel;
+    ex.promise.then(
+      () => {
+        // Any reply (even REFUSED or SERVFAIL) means the upstream is there.
+        if (this.down) log('info', 'forward', 'upstream is healthy again', { to: this.to });
+        this.fails = 0;
+        this.checking = false;
+        this.hcCancel = null;
+      },
+      (err: unknown) => {
+        this.hcCancel = null;
+        if (this.stopped || err instanceof CancelledError) { this.checking = false; return; }
+        this.counters.healthcheckFailures++;
+        const wasDown = this.down;
+        this.fails++;
+        if (!wasDown && this.down) log('warn', 'forward', 'upstream marked down', { to: this.to, err: (err as Error).message });
+        this.hcTimer = setTimeout(() => this.healthCheck(), this.opts.healthCheckMs);
+        this.hcTimer.unref();
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.hcTimer) clearTimeout(this.hcTimer);
+    this.hcTimer = null;
+    this.hcCancel?.();
+    this.checking = false;
+    for (const c of this.idle) c.sock.destroy();
+    this.idle = [];
+  }
+}

@@ -1,0 +1,28 @@
+import type { Directive } from '../../corefile/ast.js';
+import { configError } from '../../corefile/errors.js';
+import { expectArgs, parseHostPort } from '../../corefile/options.js';
+import { httpOf, metricsOf } from '../../metrics/runtime.js';
+import type { PluginDefinition } from '../../server/plugin.js';
+import { PrometheusPlugin } from './prometheus.js';
+
+export interface PrometheusOptions {
+  /** "" = every interface. */
+  host: string;
+  port: number;
+}
+
+export const PROMETHEUS_DEFAULT = { host: 'localhost', port: 9153 };
+
+export function parsePrometheus(d: Directive): PrometheusOptions {
+  expectArgs(d, 0, 1, 'prometheus [ADDRESS]');
+  for (const o of d.block ?? []) {
+    const why = o.name === 'tls' || o.name === 'runtime_metrics' ? `prometheus: ${o.name} is not supported by clusterdns` : `prometheus: unknown option "${o.name}"`;
+    throw configError(o, `${why}; prometheus takes no options`);
+  }
+  return d.args[0] === undefined ? { ...PROMETHEUS_DEFAULT } : parseHostPort(d.args[0], PROMETHEUS_DEFAULT.port, d);
+}
+
+export const prometheusPlugin: PluginDefinition = {
+  name: 'prometheus',
+  setup: (d, ctx) => new PrometheusPlugin(parsePrometheus(d), metricsOf(ctx.shared), httpOf(ctx.shared)),
+};

@@ -1,0 +1,120 @@
+// Reloading the Corefile: on SIGUSR1 (always) and, when the serving
+// configuration has a `reload` directive, every INTERVAL±JITTER when the
+// file's content changed. A Corefile that fails to parse, to validate or to
+// start is logged and counted (coredns_reload_failed_total); the running
+// configuration keeps serving.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Corefile } from '../../corefile/ast.js';
+import { parseCorefile } from '../../corefile/parse.js';
+import { log } from '../../log.js';
+import type { Metrics } from '../../metrics/registry.js';
+import type { Block } from '../../server/build.js';
+import type { DnsServer } from '../../server/server.js';
+
+export const RELOAD_KEY = 'reload';
+
+export function reloaderOf(shared: Map<string, unknown>): ReloadController | undefined {
+  return shared.get(RELOAD_KEY) as ReloadController | undefined;
+}
+
+export class ReloadController {
+  /** SHA-512 of the Corefile text last loaded or tried (a broken file is tried once per change). */
+  private hash: string | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  /** Check intervals asked for by `reload` plugins; the newest one applies. */
+  private readonly schedules: Array<{ owner: object; intervalMs: number }> = [];
+
+  constructor(
+    private readonly server: DnsServer,
+    private readonly build: (corefile: Corefile) => Block[],
+    private readonly metrics: () => Metrics,
+    /** The Corefile's path; without one there is nothing to reload from. */
+    readonly conf: string | undefined,
+  ) {
+    if (conf) {
+      try { this.hash = digest(readFileSync(conf, 'utf8')); } catch { /* reported at the first check */ }
+    }
+  }
+
+  /**
+   * Reloads from the Corefile if its content changed, or in any case with
+   * `force` (SIGUSR1). Never throws; resolves true when a new configuration
+   * serves. Calls are serialized.
+   */
+  reload(reason: string, force = false): Promise<boolean> {
+    const run = this.chain.then(() => this.attempt(reason, force));
+    this.chain = run.catch(() => false);
+    return run;
+  }
+
+  /** Check every `intervalMs` (the `reload` plugin of the serving configuration calls this). */
+  watch(owner: object, intervalMs: number): void {
+    this.unschedule(owner);
+    this.schedules.push({ owner, intervalMs });
+    this.reschedule();
+  }
+
+  unwatch(owner: object): void {
+    this.unschedule(owner);
+    this.reschedule();
+  }
+
+  private unschedule(owner: object): void {
+    const i = this.schedules.findIndex((s) => s.owner === owner);
+    if (i >= 0) this.schedules.splice(i, 1);
+  }
+
+  private reschedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const s = this.schedules[this.schedules.length - 1];
+    if (!s || !this.conf) return;
+    this.timer = setInterval(() => { void this.reload('Corefile changed'); }, s.intervalMs);
+    this.timer.unref();
+  }
+
+  private async attempt(reason: string, force: boolean): Promise<boolean> {
+    const conf = this.conf;
+    if (!conf) {
+      log('warn', 'reload', 'no Corefile path to reload from', { reason });
+      return false;
+    }
+    if (this.server.draining) return false;
+    let text: string;
+    try {
+      text = readFileSync(conf, 'utf8');
+    } catch (err) {
+      // A ConfigMap update swaps a symlink: a missed read is retried at the next tick.
+      log(force ? 'error' : 'warn', 'reload', 'cannot read the Corefile', { conf, err });
+      if (force) this.metrics().reloadFailed.inc();
+      return false;
+    }
+    const hash = digest(text);
+    if (!force && hash === this.hash) return false;
+    this.hash = hash;
+    const started = Date.now();
+    try {
+      const blocks = this.build(parseCorefile(text, { file: conf }));
+      await this.server.reload(blocks);
+    } catch (err) {
+      this.metrics().reloadFailed.inc();
+      log('error', 'reload', 'Corefile changed but reload failed; the running configuration keeps serving', { reason, conf, err });
+      return false;
+    }
+    log('info', 'reload', 'reloaded the Corefile', { reason, conf, hash: hash.slice(0, 16), ms: Date.now() - started });
+    return true;
+  }
+
+  /** Stops the periodic checks (process shutdown). */
+  close(): void {
+    this.schedules.length = 0;
+    this.reschedule();
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha512').update(text).digest('hex');
+}
