@@ -62,21 +62,29 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   if (12 + 5 + ar * MIN_RR > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'counts exceed packet');
 
   // Question name: plain labels only (a compression pointer in a query's only name is invalid).
+  // Plain names are gathered into one scratch buffer and made into a string once.
   let off = 12;
-  let name = '';
-  let total = 0;
+  let at = 0;
+  let plain = true;
+  let upper = false;
   for (;;) {
     if (off >= len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated name');
     const l = raw[off]!;
     if (l === 0) { off++; break; }
     if (l > 63) return problem(false, RCODE.FORMERR, id, flags, 0, 'bad label');
     if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
-    total += l + 1;
-    if (total > 254) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
-    const label = readLabel(raw, off + 1, l);
-    name = name === '' ? label : `${name}.${label}`;
+    if (at + l + 1 > 254) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
+    if (at > 0) nameScratch[at++] = 0x2e;
+    for (let i = off + 1; i <= off + l; i++) {
+      const c = raw[i]!;
+      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
+      else if (c >= 0x41 && c <= 0x5a) upper = true;
+      nameScratch[at++] = c;
+    }
     off += 1 + l;
   }
+  const name = plain ? nameScratch.toString('latin1', 0, at) : escapedName(raw, 12);
+  const lname = upper || !plain ? name.toLowerCase() : name;
   if (off + 4 > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated question');
   const type = raw.readUInt16BE(off);
   const qclass = raw.readUInt16BE(off + 2);
@@ -100,7 +108,7 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
       edns = { udpSize: rclass, version: (ttl >>> 16) & 0xff, do: (ttl & 0x8000) !== 0 };
     }
   }
-  return { id, flags, opcode, name, lname: name.toLowerCase(), type, qclass, questionEnd, edns };
+  return { id, flags, opcode, name, lname, type, qclass, questionEnd, edns };
 }
 
 export function isProblem(q: ParsedQuery | QueryProblem): q is QueryProblem {
@@ -109,6 +117,18 @@ export function isProblem(q: ParsedQuery | QueryProblem): q is QueryProblem {
 
 function problem(drop: boolean, rcode: number, id: number, flags: number, questionEnd: number, reason: string): QueryProblem {
   return { drop, rcode, id, flags, questionEnd, reason };
+}
+
+const nameScratch = Buffer.alloc(256);
+
+/** The name at `off` with \DDD / \. escapes, for the rare query whose labels hold odd bytes. */
+function escapedName(raw: Buffer, off: number): string {
+  let name = '';
+  for (let l = raw[off]!; l !== 0; off += 1 + l, l = raw[off]!) {
+    const label = readLabel(raw, off + 1, l);
+    name = name === '' ? label : `${name}.${label}`;
+  }
+  return name;
 }
 
 /** A label as text; bytes that would make the text ambiguous become \DDD (as CoreDNS prints them). */

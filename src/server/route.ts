@@ -1,34 +1,51 @@
 import type { Block } from './build.js';
 
+export interface ZoneMatch { block: Block; zone: string }
+
+/** Above this many zones, walking the name's suffixes beats testing every zone. */
+const LINEAR_MAX = 16;
+
 /**
- * Zone -> block for one listener. Lookup walks the query name's suffixes
- * from longest to shortest, so the most specific zone wins.
+ * Zone -> block for one listener; the most specific zone wins. With a few
+ * zones (the usual case) each is tested longest-first with endsWith, which
+ * allocates nothing; with many, the name's suffixes are looked up in a Map.
  */
 export class ZoneTable {
-  private zones = new Map<string, Block>();
+  private zones = new Map<string, ZoneMatch>();
+  private byLength: ZoneMatch[] = [];
 
   add(key: string, block: Block): boolean {
-    // Server keys spell the root ".", lookups walk down to "".
+    // Server keys spell the root ".", names inside clusterdns "".
     const zone = key === '.' ? '' : key;
     if (this.zones.has(zone)) return false;
-    this.zones.set(zone, block);
+    const m = { block, zone };
+    this.zones.set(zone, m);
+    this.byLength = [...this.zones.values()].sort((a, b) => b.zone.length - a.zone.length);
     return true;
   }
 
-  /** lname is lower-case without trailing dot; returns the block and the zone it matched. */
-  match(lname: string): { block: Block; zone: string } | null {
+  /** lname is lower-case without trailing dot; the match object is shared, not to be changed. */
+  match(lname: string): ZoneMatch | null {
+    if (this.byLength.length <= LINEAR_MAX) {
+      for (const m of this.byLength) {
+        const z = m.zone;
+        if (z === '') return m;
+        const extra = lname.length - z.length;
+        if (extra === 0 ? lname === z : extra > 0 && lname.charCodeAt(extra - 1) === 46 && lname.endsWith(z)) return m;
+      }
+      return null;
+    }
     let name = lname;
     for (;;) {
-      const b = this.zones.get(name);
-      if (b !== undefined) return { block: b, zone: name };
-      if (name === '') break;
+      const m = this.zones.get(name);
+      if (m !== undefined) return m;
+      if (name === '') return null;
       const dot = name.indexOf('.');
       name = dot < 0 ? '' : name.slice(dot + 1);
     }
-    return null;
   }
 
   blocks(): Block[] {
-    return [...new Set(this.zones.values())];
+    return [...new Set([...this.zones.values()].map((m) => m.block))];
   }
 }

@@ -400,9 +400,11 @@ export class DnsServer {
         answer: [{ name: q.name, type: 'HINFO', ttl: 8482, data: { cpu: 'RFC8482', os: '' } }] };
       return encodeReply(echo, r, limits);
     }
+    // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
     const req: Request = {
-      ...q, raw, proto, remoteAddress, remotePort, zone: m.zone, server: l.label,
-      start: performance.now(), internal: false,
+      id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
+      questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: m.zone,
+      server: l.label, start: performance.now(), internal: false,
     };
     let result: Reply | Promise<Reply>;
     try {
