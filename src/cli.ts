@@ -6,17 +6,20 @@ import { createServer, reloaderFor } from './app.js';
 import { loadCorefile } from './corefile/parse.js';
 import { CorefileError } from './corefile/errors.js';
 import { log } from './log.js';
+import { isWorker, runPrimary } from './workers.js';
 
 const HELP = `Usage: clusterdns [options]
+       clusterdns convert-kubedns FILE [--domain DOMAIN]   print the Corefile for a kube-dns ConfigMap
 
   --conf FILE, -conf FILE        Corefile to load (default: ./Corefile)
   --port N, -dns.port N          port for server blocks that name none (default 53)
   --validate                     check the Corefile, print problems, exit 0/1
+  --workers N                    serve from N processes sharing the sockets (default 1)
   --version, -version            print the version
   --help                         this text
 `;
 
-interface Args { conf: string; port: number; validate: boolean }
+interface Args { conf: string; port: number; validate: boolean; workers: number }
 
 function packageVersion(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +30,7 @@ function packageVersion(): string {
 }
 
 function parseArgs(argv: string[]): Args | null {
-  const args: Args = { conf: 'Corefile', port: 53, validate: false };
+  const args: Args = { conf: 'Corefile', port: 53, validate: false, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -46,6 +49,12 @@ function parseArgs(argv: string[]): Args | null {
         break;
       }
       case '--validate': args.validate = true; break;
+      case '--workers': {
+        const v = value();
+        if (!/^[1-9]\d{0,2}$/.test(v)) throw new Error(`${flag}: "${v}" is not a worker count (1-999)`);
+        args.workers = Number(v);
+        break;
+      }
       case '--version': case '-version': process.stdout.write(`clusterdns ${packageVersion()}\n`); return null;
       case '--help': case '-help': case '-h': process.stdout.write(HELP); return null;
       default: throw new Error(`unknown flag ${a}; see --help`);
@@ -55,6 +64,10 @@ function parseArgs(argv: string[]): Args | null {
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'convert-kubedns') {
+    const { runConvertKubeDns } = await import('./convert-kubedns.js');
+    return runConvertKubeDns(process.argv.slice(3));
+  }
   let args: Args | null;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -79,6 +92,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${args.conf}: OK\n`);
     return 0;
   }
+  if (args.workers > 1 && !isWorker()) return runPrimary(args.workers);
   try {
     await server.start();
   } catch (err) {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PLUGINS } from '../src/plugins/index.js';
-import { rcodeOf, udpQuery } from './support/dns.js';
+import { rcodeOf, tcpQuery, udpQuery } from './support/dns.js';
 import { freePort } from './support/server.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
@@ -93,6 +93,30 @@ describe('command line', function () {
       const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       expect(await exit).to.equal(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('--workers 2 serves UDP and TCP from two processes and stops both on SIGTERM', async () => {
+    const port = await freePort();
+    const p = file('workers', 'example.org {\n  bind 127.0.0.1\n  errors\n}\n');
+    const child = spawn(process.execPath, [...CLI, '--conf', p, '--port', String(port), '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    try {
+      for (let i = 0; i < 150 && (err.match(/msg=serving/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((err.match(/msg=serving/g) ?? []).length, err).to.equal(2);
+      const pids = err.match(/pids=(\d+),(\d+)/);
+      expect(pids, err).to.not.equal(null);
+      for (let i = 0; i < 10; i++) expect(rcodeOf(await udpQuery(port, 'example.org', 'A'))).to.equal('SERVFAIL');
+      expect(rcodeOf(await tcpQuery(port, 'example.org', 'A'))).to.equal('SERVFAIL');
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exit).to.equal(0);
+      for (const pid of [pids![1], pids![2]]) {
+        expect(() => process.kill(Number(pid), 0), `worker ${pid} still running`).to.throw();
+      }
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
