@@ -58,6 +58,8 @@ export interface UpstreamOptions {
   spoof?: (q: UpstreamQuery) => Buffer[];
   /** Like spoof, but sent from another socket (a wrong source port). */
   spoofFromOtherPort?: (q: UpstreamQuery) => Buffer[];
+  /** Listen on this port (default: a free one the kernel picks). */
+  port?: number;
 }
 
 export interface Upstream {
@@ -147,14 +149,14 @@ export async function startUpstream(initial: UpstreamOptions = {}): Promise<Upst
     return encodeAnswer(q, a, { tc: forUdp && opts.truncateUdp === true });
   };
 
-  const bindUdp = async (): Promise<dgram.Socket> => {
+  const bindUdp = async (port = 0): Promise<dgram.Socket> => {
     const s = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(0, '127.0.0.1', () => resolve()); });
+    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(port, '127.0.0.1', () => resolve()); });
     s.on('error', () => undefined);
     return s;
   };
   const other = await bindUdp();
-  let udp = await bindUdp();
+  let udp = await bindUdp(opts.port ?? 0);
   let tcp: net.Server | null = null;
   // TCP takes the UDP socket's port; if that port is taken for TCP, try another.
   for (let attempt = 0; opts.tcp !== false; attempt++) {
@@ -164,7 +166,7 @@ export async function startUpstream(initial: UpstreamOptions = {}): Promise<Upst
       srv.listen(udp.address().port, '127.0.0.1', () => resolve(true));
     });
     if (ok) { tcp = srv; break; }
-    if (attempt > 20) throw new Error('startUpstream: no port free for both UDP and TCP');
+    if (attempt > 20 || opts.port) throw new Error('startUpstream: no port free for both UDP and TCP');
     await new Promise<void>((r) => udp.close(() => r()));
     udp = await bindUdp();
   }

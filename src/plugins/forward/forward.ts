@@ -110,7 +110,7 @@ export class ForwardRoute {
       let lastError: Error | null = null;
       let stepTimer: NodeJS.Timeout | null = null;
 
-      const finish = (r: Reply): void => {
+      const finish = (r: Reply, budgetSpent = false): void => {
         if (done) return;
         done = true;
         this.inflight--;
@@ -119,8 +119,9 @@ export class ForwardRoute {
         const now = performance.now();
         for (const a of running) {
           a.ex.cancel();
-          // Silent for its whole slot: that counts against the upstream.
-          if (now - a.at >= step - 1) a.u.failure();
+          // Silent until the budget ran out, or for a whole slot while another
+          // upstream answered: that counts against the upstream.
+          if (budgetSpent || now - a.at >= step) a.u.failure();
         }
         running.length = 0;
         resolve(r);
@@ -164,7 +165,7 @@ export class ForwardRoute {
         if (launched < plan.length) stepTimer = setTimeout(launch, step);
       };
 
-      const deadline = setTimeout(() => finish(fallback ? relay(fallback) : this.noAnswer(req, lastError)), budget);
+      const deadline = setTimeout(() => finish(fallback ? relay(fallback) : this.noAnswer(req, lastError), true), budget);
       launch();
     });
   }
