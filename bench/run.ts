@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   writeFileSync(qfile, queryFile(svcs));
   const extFile = join(dir, 'external.txt');
   writeFileSync(extFile, Array.from({ length: 100 }, (_, i) => `host${i}.example.test A`).join('\n') + '\n');
+  const missFile = join(dir, 'miss.txt');
+  writeFileSync(missFile, Array.from({ length: 100 }, (_, i) => `host${i}.miss.test A`).join('\n') + '\n');
 
   const api = new FakeKubeApi();
   await api.start(0);
@@ -59,9 +61,11 @@ async function main(): Promise<void> {
   const z = zoneFile(svcs);
   let ext = '$ORIGIN example.test.\n@ 300 IN SOA ns.example.test. h.example.test. 1 7200 1800 86400 300\n@ 300 IN NS ns.example.test.\nns 300 IN A 127.0.0.1\n';
   for (let i = 0; i < 100; i++) ext += `host${i} 300 IN A 192.0.2.${i + 1}\n`;
+  const miss = ext.replace(/example\.test/g, 'miss.test');
   const knotPort = await freePort();
   const knotConf = writeKnotConfig(dir, knotPort, [
     { name: 'cluster.local', text: z.forward }, { name: '10.in-addr.arpa', text: z.reverse }, { name: 'example.test', text: ext },
+    { name: 'miss.test', text: miss },
   ]);
 
   const cdPort = await freePort();
@@ -75,6 +79,10 @@ async function main(): Promise<void> {
 .:${cdPort} {
     bind 127.0.0.1
     cache 300
+    forward . 127.0.0.1:${knotPort}
+}
+miss.test:${cdPort} {
+    bind 127.0.0.1
     forward . 127.0.0.1:${knotPort}
 }
 `);
@@ -94,6 +102,8 @@ async function main(): Promise<void> {
     targets.push({ name: 'dnsmasq', port: dmPort, proc: dm, tcp: false, file: qfile });
   }
   targets.push({ name: 'clusterdns-cache', port: cdPort, proc: cd, tcp: false, file: extFile });
+  // Every query a cache miss: forwarded to knotd (which shares core 0 with clusterdns here).
+  targets.push({ name: 'clusterdns-forward', port: cdPort, proc: cd, tcp: false, file: missFile });
 
   console.log(`# ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; ${SERVICES} services (${spec.headless} headless x ${spec.endpointsPerHeadless}); `
     + `server pinned to cpu${SERVER_CORE}, dnsperf to cpu${CLIENT_CORE}; ${ROUNDS} rounds x ${SECONDS}s, best of clients ${LEVELS.join('/')}`);
@@ -152,11 +162,32 @@ async function main(): Promise<void> {
   console.log(`  clusterdns/node-echo udp    ${ratio('clusterdns/udp', 'node-echo/udp')}   (target >= 0.8)`);
   console.log(`  clusterdns/knotd tcp        ${ratio('clusterdns/tcp', 'knotd/tcp')}   (target >= 1.0)`);
   console.log(`  cache-hit/cluster-name udp  ${ratio('clusterdns-cache/udp', 'clusterdns/udp')}   (target >= 0.9)`);
+  console.log(`  cache-miss/cluster-name udp ${ratio('clusterdns-forward/udp', 'clusterdns/udp')}`);
   const cdr = row('clusterdns/udp'), knr = row('knotd/udp');
   if (cdr && knr) console.log(`  server-core µs/query clusterdns/knotd ${(cdr.us / knr.us).toFixed(2)}`);
   console.log(`# clusterdns RSS after run ${rssMB(cd.pid!).toFixed(0)} MB`);
 
   for (const t of new Set(targets.map((x) => x.proc))) await stopChild(t);
+
+  // Multi-core: unpinned, dnsperf unpinned too, 1 worker vs --workers 2 on the same Corefile.
+  if (!argv.includes('--no-multicore')) {
+    console.log('\nmulti-core (nothing pinned; dnsperf shares the 2 cores):');
+    const base: number[] = [];
+    for (const workers of [1, 2]) {
+      const args = ['dist/src/cli.js', '--conf', corefile, ...(workers > 1 ? ['--workers', String(workers)] : [])];
+      const p = await startPinned('0-' + String(cpus().length - 1), process.execPath, args, workers > 1 ? 'started workers' : 'msg=serving', 60_000);
+      await new Promise((r) => setTimeout(r, workers > 1 ? 3000 : 500));
+      const qs: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        let best = 0;
+        for (const clients of LEVELS) best = Math.max(best, (await dnsperf({ port: cdPort, file: qfile, seconds: SECONDS, clients, outstanding: clients * 25 })).qps);
+        qs.push(best);
+      }
+      base.push(median(qs));
+      console.log(`  workers=${workers}: ${Math.round(median(qs))} QPS${workers > 1 ? ` (x${(median(qs) / base[0]!).toFixed(2)})` : ''}`);
+      await stopChild(p);
+    }
+  }
   await api.stop();
   rmSync(dir, { recursive: true, force: true });
 }
