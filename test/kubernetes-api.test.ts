@@ -16,7 +16,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number)
     const value = await fn();
     const elapsed = Date.now() - t0;
     if (ok(value) || elapsed > ms) return { value, elapsed };
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -66,7 +66,8 @@ cluster.local in-addr.arpa {
     api.upsert('services', service('demo', 'new', { clusterIP: '10.96.5.2', ports: [{ name: 'http', port: 80 }] }));
     const added = await until(() => ask(srv.port, `new.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
     expectAnswer(added.value, [`new.demo.svc.${Z} 5 A 10.96.5.2`]);
-    expect(added.elapsed).to.be.below(1000);
+    // The issue's bound; measured event-to-answer is well under 5 ms (bench/sync.ts).
+    expect(added.elapsed).to.be.below(100);
 
     api.upsert('endpointslices', endpointSlice('demo', 'db-1', 'db', 'IPv4', [
       { addresses: ['10.5.0.1'], hostname: 'db-0', conditions: { ready: true } },
@@ -78,14 +79,52 @@ cluster.local in-addr.arpa {
     api.remove('services', 'demo', 'web');
     const gone = await until(() => ask(srv.port, `web.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 3000);
     expectNx(gone.value, SOA_CLUSTER(5));
-    expect(gone.elapsed).to.be.below(1000);
+    expect(gone.elapsed).to.be.below(100);
+
+    api.upsert('endpointslices', endpointSlice('demo', 'db-1', 'db', 'IPv4', [
+      { addresses: ['10.5.0.2'], hostname: 'db-1', conditions: { ready: true } },
+    ], [{ name: 'pg', port: 5432, protocol: 'TCP' }]));
+    const shrunk = await until(() => ask(srv.port, `db.demo.svc.${Z}`, 'A'), (a) => a.answer.length === 1, 3000);
+    expectAnswer(shrunk.value, [`db.demo.svc.${Z} 5 A 10.5.0.2`]);
+    expectNx(await ask(srv.port, `db-0.db.demo.svc.${Z}`, 'A'), SOA_CLUSTER(5));
   });
 
-  it('keeps answering from the last good state while the API is down', async () => {
-    const down = api.goDown(1500);
-    await new Promise((r) => setTimeout(r, 300));
+  it('cut watches + expired history + a delete while disconnected: that object goes, the rest stays', async () => {
+    api.upsert('services', service('demo', 'doomed', { clusterIP: '10.96.5.3', ports: [{ name: 'http', port: 80 }] }));
+    await until(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
+    // Nothing reaches the client: its watches are silent, then cut; meanwhile the object is deleted and history compacted.
+    api.silentWatches = true;
+    api.cutWatches();
+    api.remove('services', 'demo', 'doomed');
+    api.upsert('services', service('demo', 'other', { clusterIP: '10.96.5.4', ports: [{ name: 'http', port: 80 }] }));
+    api.expireHistory();
+    api.silentWatches = false;
+    api.cutWatches();
+    const gone = await until(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 8000);
+    expectNx(gone.value, SOA_CLUSTER(5));
+    const other = await until(() => ask(srv.port, `other.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 8000);
+    expectAnswer(other.value, [`other.demo.svc.${Z} 5 A 10.96.5.4`]);
     expectAnswer(await ask(srv.port, `new.demo.svc.${Z}`, 'A'), [`new.demo.svc.${Z} 5 A 10.96.5.2`]);
-    expectNx(await ask(srv.port, `web.demo.svc.${Z}`, 'A'), SOA_CLUSTER(5));
+    expectAnswer(await ask(srv.port, `db.demo.svc.${Z}`, 'A'), [`db.demo.svc.${Z} 5 A 10.5.0.2`]);
+  });
+
+  it('5 s of API downtime loses no answer', async function () {
+    this.timeout(20000);
+    const down = api.goDown(5000);
+    let asked = 0;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5200) {
+      expectAnswer(await ask(srv.port, `new.demo.svc.${Z}`, 'A'), [`new.demo.svc.${Z} 5 A 10.96.5.2`]);
+      expectAnswer(await ask(srv.port, `db.demo.svc.${Z}`, 'A'), [`db.demo.svc.${Z} 5 A 10.5.0.2`]);
+      expectNx(await ask(srv.port, `web.demo.svc.${Z}`, 'A'), SOA_CLUSTER(5));
+      asked += 3;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await down;
+    expect(asked).to.be.greaterThan(60);
+    // And it resyncs afterwards: a change made after the outage shows up.
+    api.upsert('services', service('demo', 'after', { clusterIP: '10.96.5.5', ports: [{ name: 'http', port: 80 }] }));
+    const after = await until(() => ask(srv.port, `after.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 8000);
+    expectAnswer(after.value, [`after.demo.svc.${Z} 5 A 10.96.5.5`]);
   });
 });
