@@ -57,7 +57,9 @@ USER 1000:1000
 # DNS, health (/health), ready (/ready), prometheus (/metrics).
 EXPOSE 53/udp 53/tcp 8080/tcp 8181/tcp 9153/tcp
 
-# The slim image has no curl: node's fetch asks the health plugin.
+# The slim image has no curl: node's fetch asks the health plugin at its
+# default address (`health` or `health :8080`). Kubernetes ignores this and
+# uses the Deployment's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 

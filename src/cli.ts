@@ -6,6 +6,7 @@ import { createServer, reloaderFor } from './app.js';
 import { loadCorefile } from './corefile/parse.js';
 import { CorefileError } from './corefile/errors.js';
 import { log } from './log.js';
+import { serveClusterMetrics } from './metrics/cluster.js';
 import { isWorker, runPrimary } from './workers.js';
 
 const HELP = `Usage: clusterdns [options]
@@ -92,7 +93,22 @@ async function main(): Promise<number> {
     process.stdout.write(`${args.conf}: OK\n`);
     return 0;
   }
-  if (args.workers > 1 && !isWorker()) return runPrimary(args.workers);
+  if (args.workers > 1 && !isWorker()) {
+    // The primary serves /metrics summed over the workers (each worker counts its own queries).
+    const closeMetrics = await serveClusterMetrics(server);
+    const code = await runPrimary(args.workers);
+    await closeMetrics();
+    return code;
+  }
+  // CoreDNS's reload signal: reload even if the Corefile's content is unchanged.
+  // Installed before start: Node's default for SIGUSR1 would open the inspector.
+  let stopping = false;
+  process.on('SIGUSR1', () => {
+    if (stopping) return;
+    if (!server.started) { log('warn', 'reload', 'SIGUSR1 ignored: still starting'); return; }
+    log('info', 'reload', 'SIGUSR1: reloading the Corefile', { conf: args.conf });
+    void reloaderFor(server)?.reload('SIGUSR1', true);
+  });
   try {
     await server.start();
   } catch (err) {
@@ -102,7 +118,6 @@ async function main(): Promise<number> {
   }
   log('info', 'server', 'serving', { conf: args.conf, version: packageVersion() });
   await new Promise<void>((resolve) => {
-    let stopping = false;
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
@@ -113,13 +128,9 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
-    // CoreDNS's reload signal: reload even if the Corefile's content is unchanged.
-    process.on('SIGUSR1', () => {
-      if (stopping) return;
-      log('info', 'reload', 'SIGUSR1: reloading the Corefile', { conf: args.conf });
-      void reloaderFor(server)?.reload('SIGUSR1', true);
-    });
   });
+  // A --workers worker: the IPC channel to the primary would hold the event loop open.
+  if (isWorker()) process.disconnect?.();
   // Anything still holding the event loop (a stuck socket) must not keep a stopped server alive.
   setTimeout(() => process.exit(), 2000).unref();
   return 0;

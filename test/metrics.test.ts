@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { parsePrometheus } from '../src/plugins/prometheus/setup.js';
 import type { PluginDefinition, Request } from '../src/server/plugin.js';
 import { answerPlugin } from './support/answer-plugin.js';
 import { queryBytes, rcodeOf, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
-import { httpGet } from './support/ops.js';
+import { httpGet, until } from './support/ops.js';
 import { freePort, startCorefile } from './support/server.js';
 import { startUpstream } from './support/upstream.js';
 
@@ -191,6 +192,32 @@ describe('prometheus', function () {
       expect(rcodeOf(await udpQuery(dns, 'x.example', 'A'))).to.equal('NOERROR');
     } finally {
       await server.stop(500);
+    }
+  });
+
+  it('with --workers, the primary serves the sum over the workers', async function () {
+    this.timeout(15_000);
+    const dns = await freePort();
+    const mp = await freePort();
+    const conf = join(mkdtempSync(join(tmpdir(), 'clusterdns-metrics-')), 'Corefile');
+    writeFileSync(conf, `a.example:${dns} {\n  bind 127.0.0.1\n  prometheus 127.0.0.1:${mp}\n  hosts /dev/null {\n    192.0.2.10 www.a.example\n  }\n}\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--conf', conf, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    try {
+      expect(await until(() => (err.match(/msg=serving/g) ?? []).length === 2, 10_000)).to.equal(true, err);
+      for (let i = 0; i < 20; i++) expect(rcodeOf(await udpQuery(dns, 'www.a.example', 'A'))).to.equal('NOERROR');
+      for (let i = 0; i < 3; i++) {
+        const m = await scrape(mp);
+        expect(sum(m, 'coredns_dns_requests_total', { zone: 'a.example.', type: 'A' })).to.equal(20);
+        expect(sum(m, 'coredns_build_info')).to.equal(1);
+        expect(sum(m, 'coredns_plugin_enabled', { name: 'hosts' })).to.equal(1);
+      }
+      const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exit).to.equal(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });

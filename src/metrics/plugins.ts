@@ -7,9 +7,11 @@
 import { rcodeName } from '../dns/constants.js';
 import { ForwardMetrics } from '../plugins/forward/metrics.js';
 import type { Plugin } from '../server/plugin.js';
+import type { Aggregator } from 'prom-client';
 import { histogramSamples, type Labels, type MetricKind, type Sample } from './snapshot.js';
 
-export interface FamilySpec { help: string; type: MetricKind }
+/** `aggregator`: how values of several `--workers` processes combine (default sum). */
+export interface FamilySpec { help: string; type: MetricKind; aggregator?: Aggregator }
 
 /** Every family a plugin reader may produce (registered up front, empty until a plugin reports). */
 export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
@@ -35,9 +37,9 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
 
   coredns_kubernetes_dns_programming_duration_seconds: { type: 'histogram', help: 'Histogram of the time (in seconds) it took to program a dns instance.' },
 
-  clusterdns_kubernetes_synced: { type: 'gauge', help: '1 once the kind has completed its first full list, else 0.' },
-  clusterdns_kubernetes_last_event_age_seconds: { type: 'gauge', help: 'Seconds since the last watch event (bookmarks included) of the kind; absent before the first.' },
-  clusterdns_kubernetes_objects: { type: 'gauge', help: 'Objects of the kind held in the store.' },
+  clusterdns_kubernetes_synced: { type: 'gauge', aggregator: 'min', help: '1 once the kind has completed its first full list, else 0.' },
+  clusterdns_kubernetes_last_event_age_seconds: { type: 'gauge', aggregator: 'max', help: 'Seconds since the last watch event (bookmarks included) of the kind; absent before the first.' },
+  clusterdns_kubernetes_objects: { type: 'gauge', aggregator: 'max', help: 'Objects of the kind held in the store.' },
   clusterdns_kubernetes_relists_total: { type: 'counter', help: 'Full lists after the first one (watch history expired, restarts).' },
   clusterdns_kubernetes_watch_restarts_total: { type: 'counter', help: 'Watches that ended for any reason other than shutdown.' },
   clusterdns_kubernetes_watch_events_total: { type: 'counter', help: 'Watch events received.' },

@@ -25,6 +25,8 @@ export class Metrics {
   private readonly retired = new Map<string, Map<string, Sample>>();
   private families = new Map<string, Sample[]>();
   private processMetrics = false;
+  /** Plugin families were read during this turn of the event loop. */
+  private fresh = false;
 
   constructor(private readonly blocks: () => readonly Block[]) {
     const r = this.registry;
@@ -36,15 +38,16 @@ export class Metrics {
     new SnapshotMetric('coredns_dns_response_size_bytes', 'Size of the returned response in bytes.', 'histogram', () => dns.sizes('coredns_dns_response_size_bytes', 'response')).register(r);
     new SnapshotMetric('coredns_dns_responses_total', 'Counter of response status codes.', 'counter', () => dns.responsesTotal()).register(r);
     new SnapshotMetric('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => [{ labels: {}, value: dns.panics }]).register(r);
-    new SnapshotMetric('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled()).register(r);
+    new SnapshotMetric('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled(), 'first').register(r);
     for (const [name, spec] of Object.entries(PLUGIN_FAMILIES)) {
-      new SnapshotMetric(name, spec.help, spec.type, () => this.families.get(name) ?? []).register(r);
+      new SnapshotMetric(name, spec.help, spec.type, () => this.family(name), spec.aggregator).register(r);
     }
     const build = new client.Gauge({
       name: 'coredns_build_info',
       help: "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
       labelNames: ['version', 'revision', 'goversion'],
       registers: [r],
+      aggregator: 'first',
     });
     build.set({ version: packageVersion(), revision: process.env.CLUSTERDNS_REVISION ?? '', goversion: process.version }, 1);
     this.reloadFailed = new client.Counter({
@@ -63,8 +66,21 @@ export class Metrics {
 
   /** The exposition text for a scrape. */
   async render(): Promise<string> {
-    this.collectPlugins();
     return this.registry.metrics();
+  }
+
+  /**
+   * One plugin family's samples. The registry calls every metric's get()
+   * in one synchronous sweep per scrape: the plugins are walked once for
+   * all families.
+   */
+  private family(name: string): Sample[] {
+    if (!this.fresh) {
+      this.collectPlugins();
+      this.fresh = true;
+      setImmediate(() => { this.fresh = false; });
+    }
+    return this.families.get(name) ?? [];
   }
 
   get contentType(): string {

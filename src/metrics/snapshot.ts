@@ -5,7 +5,7 @@
 // here the query path only bumps array slots and the label objects are
 // built when someone scrapes.
 
-import type { Metric, Registry } from 'prom-client';
+import type { Aggregator, Metric, Registry } from 'prom-client';
 
 export type Labels = Record<string, string>;
 
@@ -23,7 +23,6 @@ export type MetricKind = 'counter' | 'gauge' | 'histogram';
  * get() on every scrape and formats what it returns.
  */
 export class SnapshotMetric {
-  readonly aggregator = 'sum';
   readonly labelNames: string[] = [];
 
   constructor(
@@ -31,6 +30,8 @@ export class SnapshotMetric {
     readonly help: string,
     readonly type: MetricKind,
     private readonly read: () => Sample[],
+    /** How `--workers` processes' values combine (prom-client's AggregatorRegistry). */
+    readonly aggregator: Aggregator = 'sum',
   ) {}
 
   async get(): Promise<{ name: string; help: string; type: MetricKind; aggregator: string; values: Sample[] }> {

@@ -57,6 +57,8 @@ export class DnsServer {
   /** Set when shutdown() begins: the `ready` plugin answers 503 from then on. */
   draining = false;
   private reloading = false;
+  /** Set once start() has opened every listener (reloads wait for it). */
+  started = false;
   /** Plugins that have reported ready once; like CoreDNS's `ready`, they are not asked again. */
   private readonly wasReady = new WeakSet<Plugin>();
   private readonly maxUdp: number;
@@ -88,6 +90,7 @@ export class DnsServer {
     for (const b of this.blocks) {
       for (const p of b.plugins) if (p.afterListen) await p.afterListen(this.addressesOf(b));
     }
+    this.started = true;
   }
 
   /** The sockets a block's queries arrive on. */
@@ -171,6 +174,7 @@ export class DnsServer {
    */
   async reload(blocks: Block[], opts: ReloadOptions = {}): Promise<void> {
     if (this.draining || this.closing) throw new Error('the server is shutting down');
+    if (!this.started) throw new Error('the server has not finished starting');
     if (this.reloading) throw new Error('a reload is already running');
     this.reloading = true;
     try {
@@ -463,7 +467,9 @@ async function closeSockets(listeners: Listener[]): Promise<void> {
   const waits: Array<Promise<void>> = [];
   for (const l of listeners) {
     for (const u of l.udp) waits.push(new Promise((r) => u.close(() => r())));
-    for (const t of l.tcp) waits.push(new Promise((r) => t.close(() => r())));
+    // The port stops accepting at once; close()'s callback would also wait for
+    // open connections (they end on their idle timeout), so don't.
+    for (const t of l.tcp) t.close();
     l.udp = [];
     l.tcp = [];
   }

@@ -1,5 +1,6 @@
 import type { Reply } from '../../dns/reply.js';
 import { reply, type HttpEndpoints } from '../../metrics/http.js';
+import { exportToPrimary } from '../../metrics/cluster.js';
 import type { ZoneSeries } from '../../metrics/dns.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { Plugin, Request } from '../../server/plugin.js';
@@ -34,6 +35,8 @@ export class PrometheusPlugin implements Plugin {
   async start(): Promise<void> {
     const { host, port } = this.opts;
     this.metrics.enableProcessMetrics();
+    // A `--workers` process: the primary serves /metrics, summed over all workers.
+    if (exportToPrimary(this.metrics.registry)) return;
     try {
       await this.http.serve(host, port, '/metrics', this, async (_req, res) => {
         const body = await this.metrics.render();

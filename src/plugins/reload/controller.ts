@@ -82,7 +82,8 @@ export class ReloadController {
       log('warn', 'reload', 'no Corefile path to reload from', { reason });
       return false;
     }
-    if (this.server.draining) return false;
+    // Not yet serving (a slow first sync) or shutting down: check again at the next tick.
+    if (!this.server.started || this.server.draining) return false;
     let text: string;
     try {
       text = readFileSync(conf, 'utf8');
