@@ -1,4 +1,5 @@
 import { FLAG, OPCODE_QUERY, QTYPE, RCODE } from './constants.js';
+import { skipName } from './wire.js';
 
 /** EDNS0 facts from the query's OPT record (RFC 6891). */
 export interface Edns {
@@ -147,17 +148,4 @@ function readLabel(raw: Buffer, start: number, l: number): string {
     else s += String.fromCharCode(c);
   }
   return s;
-}
-
-/** Offset after a (possibly compressed) name, or -1. */
-function skipName(raw: Buffer, off: number): number {
-  for (let hops = 0; hops < 128; hops++) {
-    if (off >= raw.length) return -1;
-    const l = raw[off]!;
-    if (l === 0) return off + 1;
-    if ((l & 0xc0) === 0xc0) return off + 2 <= raw.length ? off + 2 : -1;
-    if (l > 63) return -1;
-    off += 1 + l;
-  }
-  return -1;
 }

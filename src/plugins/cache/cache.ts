@@ -5,8 +5,8 @@ import type { Reply, RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import type { CacheOptions } from './setup.js';
-import { readNameKey, skipName, walkMessage, type RecordRef, type WireView } from './wire.js';
-import { inZones } from './zones.js';
+import { readNameKey, skipName, walkMessage, type RecordRef, type WireView } from '../../dns/wire.js';
+import { inZones } from '../../corefile/zones.js';
 
 /** Which store an answer lives in (CoreDNS: pcache / ncache). SERVFAIL goes with denial. */
 const enum Kind { Success = 0, Denial = 1, Servfail = 2 }

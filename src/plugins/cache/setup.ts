@@ -3,7 +3,7 @@ import { configError } from '../../corefile/errors.js';
 import { expectArgs, noBlock, parseDuration, parseIntArg, unknownOption } from '../../corefile/options.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { CachePlugin } from './cache.js';
-import { blockZones, zoneArgs } from './zones.js';
+import { zoneArgs } from '../../corefile/zones.js';
 
 export interface CacheClassOptions {
   /** Most entries kept (lru-cache `max`). */
@@ -51,7 +51,7 @@ export function parseCache(d: Directive, blockZoneList: readonly string[]): Cach
     maxDenial = ttl;
     args = args.slice(1);
   }
-  const zones = args.length > 0 ? zoneArgs(args, d, 'cache') : blockZones(blockZoneList);
+  const zones = args.length > 0 ? zoneArgs(args, d, 'cache') : [...blockZoneList];
   const opts: CacheOptions = {
     zones,
     success: { capacity: DEFAULT_CAPACITY, maxTtl: maxSuccess, minTtl: MIN_TTL },

@@ -5,7 +5,7 @@ import { canonicalIP, isValidName, nameKey, reverseName } from '../../dns/names.
 import type { Reply, RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
-import { inZones } from '../cache/zones.js';
+import { inZones } from '../../corefile/zones.js';
 
 /** One "IP NAME..." line, IP canonical, names lower-case without trailing dot. */
 export interface HostLine {

@@ -6,7 +6,7 @@ import { expectArgs, noBlock, parseDuration, parseIntArg } from '../../corefile/
 import { isValidName, nameKey } from '../../dns/names.js';
 import { log } from '../../log.js';
 import type { PluginDefinition } from '../../server/plugin.js';
-import { blockZones, inZones, zoneArgs } from '../cache/zones.js';
+import { inZones, zoneArgs } from '../../corefile/zones.js';
 import { HostsPlugin, parseHostIP, type HostLine, type HostsOptions } from './hosts.js';
 
 const OPTIONS = ['ttl', 'no_reverse', 'reload', 'fallthrough', 'fallthrough_unsupported'];
@@ -15,7 +15,7 @@ export function parseHosts(d: Directive, blockZoneList: readonly string[]): Host
   // A relative FILE is taken from the working directory, as CoreDNS does without `root`.
   const file = d.args[0] ?? '/etc/hosts';
   const path = isAbsolute(file) ? file : resolve(file);
-  const zones = d.args.length > 1 ? zoneArgs(d.args.slice(1), d, 'hosts') : blockZones(blockZoneList);
+  const zones = d.args.length > 1 ? zoneArgs(d.args.slice(1), d, 'hosts') : [...blockZoneList];
   try {
     if (statSync(path).isDirectory()) log('warn', 'hosts', 'hosts file is a directory', { path });
   } catch (err) {

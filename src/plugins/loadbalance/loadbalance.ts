@@ -2,7 +2,7 @@ import { QTYPE, RCODE } from '../../dns/constants.js';
 import { sectionsOf } from '../../dns/relay.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
-import { readNameKey, skipName } from '../cache/wire.js';
+import { readNameKey, skipName } from '../../dns/wire.js';
 
 /**
  * round_robin, as CoreDNS: every NOERROR answer leaves with its A and AAAA

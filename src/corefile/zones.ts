@@ -1,11 +1,11 @@
 // Zone arguments of a plugin directive ("cache 30 example.org 10.0.0.0/8"),
 // read as CoreDNS reads them: names or CIDRs (which stand for their reverse
-// zones), lower-case. Shared by cache and hosts.
+// zones), lower-case. Shared by the plugins that take zone arguments.
 
-import type { Directive } from '../../corefile/ast.js';
-import { configError } from '../../corefile/errors.js';
-import { parseServerKey } from '../../corefile/keys.js';
-import { isSubdomain } from '../../dns/names.js';
+import type { Directive } from './ast.js';
+import { configError } from './errors.js';
+import { parseServerKey } from './keys.js';
+import { isSubdomain } from '../dns/names.js';
 
 type At = Pick<Directive, 'file' | 'line'>;
 
@@ -25,11 +25,6 @@ export function zoneArgs(args: readonly string[], at: At, plugin: string): strin
     }
   }
   return out;
-}
-
-/** The block's zones in the same form ("." becomes ""). */
-export function blockZones(zones: readonly string[]): string[] {
-  return [...new Set(zones.map((z) => (z === '.' ? '' : z)))];
 }
 
 /** Is lname at or below one of `zones`? */

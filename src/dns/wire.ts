@@ -3,7 +3,7 @@
 // offsets; loadbalance permutes A/AAAA RDATA. Input is hostile (an
 // upstream's bytes): every offset is checked and null means "don't touch".
 
-import { QTYPE } from '../../dns/constants.js';
+import { QTYPE } from './constants.js';
 
 export interface RecordRef {
   /** 0 answer, 1 authority, 2 additional. */
