@@ -17,6 +17,7 @@ export const answerPlugin: PluginDefinition = {
       serve(req: Request) {
         const first = req.lname.split('.')[0];
         if (first === 'throw') throw new Error('test plugin failure');
+        if (first === 'nx') return { rcode: RCODE.NXDOMAIN, aa: true, answer: [], authority: [], additional: [], by: 'answer' };
         if (first === 'reuse') {
           let r = shared.get(req.lname);
           if (!r) {
