@@ -16,8 +16,8 @@
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import { parseName, podIP, type Asked } from './names.js';
-import type { ServiceRecord } from './objects.js';
-import type { EndpointEntry, Store } from './store.js';
+import type { PortRecord } from './objects.js';
+import type { EndpointEntry, Service, Store } from './store.js';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
@@ -198,7 +198,7 @@ export class Answerer {
     if (!this.store.namespaceExposed(ns)) return nx;
     const ip = podIP(pod);
     if (ip === null) return nx;
-    if (this.cfg.pods === 'verified' && !this.store.podsAt(ip).some((p) => p.namespace === ns)) return nx;
+    if (this.cfg.pods === 'verified' && !this.store.podAt(ip, ns)) return nx;
     if (qtype !== QTYPE.A && qtype !== QTYPE.AAAA) return nodata;
     const rrs = this.addressRecords(lname, [ip], qtype);
     return rrs.length > 0 ? this.positive(rrs) : nodata;
@@ -241,11 +241,10 @@ export class Answerer {
       return c;
     }
 
-    const view = this.store.view(svc);
-    if (this.cfg.ignoreEmptyService && svc.kind === 'ClusterIP' && view.entries.length === 0) return nx;
+    if (this.cfg.ignoreEmptyService && svc.kind === 'ClusterIP' && !this.store.hasEndpoints(svc)) return nx;
 
     if (a.kind === 'endpoint') {
-      const eps = view.byLabel.get(a.endpoint);
+      const eps = this.store.view(svc).byLabel(a.endpoint);
       if (eps === undefined) return nx;
       return this.endpointsAnswer(eps, svc, lname, qtype, zone, nodata, null);
     }
@@ -257,7 +256,7 @@ export class Answerer {
         if (ports.length === 0) return nx;
         return this.clusterIPAnswer(svc, svcName, ports, lname, qtype, nodata);
       }
-      const eps = view.entries.filter((e) => e.ports.some(match));
+      const eps = this.store.view(svc).entries.filter((e) => e.ports.some(match));
       if (eps.length === 0) return nx;
       return this.endpointsAnswer(eps, svc, lname, qtype, zone, nodata, match);
     }
@@ -266,12 +265,13 @@ export class Answerer {
       return this.clusterIPAnswer(svc, svcName, svc.ports.filter((p) => p.name !== ''), lname, qtype, nodata);
     }
     // Headless: the name exists while it has serving endpoints.
+    const view = this.store.view(svc);
     if (view.entries.length === 0) return nx;
     return this.endpointsAnswer(view.entries, svc, lname, qtype, zone, nodata, null);
   }
 
   private clusterIPAnswer(
-    svc: ServiceRecord, svcName: string, ports: ServiceRecord['ports'], lname: string, qtype: number, nodata: Computed,
+    svc: Service, svcName: string, ports: readonly PortRecord[], lname: string, qtype: number, nodata: Computed,
   ): Computed {
     if (qtype === QTYPE.A || qtype === QTYPE.AAAA) {
       const rrs = this.addressRecords(lname, svc.clusterIPs, qtype);
@@ -287,7 +287,7 @@ export class Answerer {
   }
 
   private endpointsAnswer(
-    eps: readonly EndpointEntry[], svc: ServiceRecord, lname: string, qtype: number, zone: string, nodata: Computed,
+    eps: readonly EndpointEntry[], svc: Service, lname: string, qtype: number, zone: string, nodata: Computed,
     portFilter: ((p: { name: string; protocol: string }) => boolean) | null,
   ): Computed {
     if (qtype === QTYPE.A || qtype === QTYPE.AAAA) {

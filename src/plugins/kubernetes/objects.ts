@@ -56,8 +56,21 @@ export interface StoreSink {
   remove(kind: Kind, namespace: string, name: string): void;
   /** A complete list: replaces everything of this kind at once (relist after 410, restart). */
   replace<K extends Kind>(kind: K, recs: Array<RecordOf<K>>): void;
+  /**
+   * Optional: the same as replace, record by record, so a list read in pages
+   * need not hold every record of the kind at once. Nothing changes until
+   * commit(); a batch that is never committed is simply dropped.
+   */
+  beginReplace?<K extends Kind>(kind: K): ReplaceBatch<K>;
   /** This kind has completed a first full list. */
   markSynced(kind: Kind): void;
+}
+
+/** A complete list of one kind, delivered record by record (StoreSink.beginReplace). */
+export interface ReplaceBatch<K extends Kind> {
+  add(rec: RecordOf<K>): void;
+  /** The list is complete: it replaces everything of this kind at once. */
+  commit(): void;
 }
 
 type Obj = Record<string, unknown>;

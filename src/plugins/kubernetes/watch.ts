@@ -23,9 +23,11 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Level, log as writeLog } from '../../log.js';
 import { Backoff, sleep } from './backoff.js';
+import { ListSplitter } from './jsonlist.js';
 import {
   type Kind,
   type RecordOf,
+  type ReplaceBatch,
   type StoreSink,
   endpointsToSlice,
   toNamespace,
@@ -124,12 +126,49 @@ function httpStatus(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** Where a 2xx body goes, chunk by chunk; end() gives the result. */
+interface BodyReader<T> {
+  write(chunk: Buffer): void;
+  end(): T;
+}
+
+/** The whole body, parsed as JSON at the end. */
+function jsonReader(path: string): BodyReader<unknown> {
+  const chunks: Buffer[] = [];
+  return {
+    write: (c) => { chunks.push(c); },
+    end: () => {
+      try {
+        return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        throw new Error(`GET ${path}: response is not JSON`);
+      }
+    },
+  };
+}
+
+/** A list body split into items as it streams in (jsonlist.ts). */
+function listReader(path: string, onItem: (item: unknown) => void): BodyReader<{ envelope: Obj; sawItems: boolean }> {
+  const split = new ListSplitter(onItem);
+  const bad = (err: unknown): Error => (err instanceof SyntaxError || /^(malformed JSON|not a JSON object)/.test(errorText(err))
+    ? new Error(`GET ${path}: response is not a JSON list (${errorText(err)})`)
+    : (err as Error));
+  return {
+    write: (c) => { try { split.write(c); } catch (err) { throw bad(err); } },
+    end: () => { try { return split.end(); } catch (err) { throw bad(err); } },
+  };
+}
+
+/** What we keep of a non-2xx body: enough for the Status message. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
  * GET `path` from the current cluster with KubeConfig's request options
- * (bearer token / client cert / CA / proxy agent) and parse the JSON body.
- * Non-2xx answers throw ApiError carrying the Status reason.
+ * (bearer token / client cert / CA / proxy agent); a 2xx body goes to
+ * `reader` as it arrives. Non-2xx answers throw ApiError carrying the Status
+ * reason.
  */
-async function getJson(kc: KubeConfig, path: string, query: Record<string, string>, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+async function get<T>(kc: KubeConfig, path: string, query: Record<string, string>, signal: AbortSignal, timeoutMs: number, reader: BodyReader<T>): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -138,22 +177,36 @@ async function getJson(kc: KubeConfig, path: string, query: Record<string, strin
   await kc.applyToHTTPSOptions(o);
   const agent = o.agent;
   try {
-    return await new Promise<unknown>((resolve, reject) => {
+    return await new Promise<T>((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
       const req = mod.request(
         url,
         { method: 'GET', agent, auth: o.auth, headers: { ...o.headers, accept: 'application/json' }, signal },
         (res) => {
-          const chunks: Buffer[] = [];
+          const code = res.statusCode ?? 0;
+          const ok = code >= 200 && code < 300;
+          const errChunks: Buffer[] = [];
           let size = 0;
           let ended = false;
+          let failed = false;
+          const fail = (err: unknown): void => {
+            failed = true;
+            reject(err);
+            req.destroy(err instanceof Error ? err : new Error(String(err)));
+          };
           res.on('data', (c: Buffer) => {
+            if (failed) return;
             size += c.length;
-            if (size > MAX_BODY_BYTES) {
-              req.destroy(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
+            if (size > MAX_BODY_BYTES) return fail(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
+            if (!ok) {
+              if (size <= MAX_ERROR_BODY_BYTES) errChunks.push(c);
               return;
             }
-            chunks.push(c);
+            try {
+              reader.write(c);
+            } catch (err) {
+              fail(err);
+            }
           });
           res.on('error', reject);
           res.on('close', () => {
@@ -161,15 +214,22 @@ async function getJson(kc: KubeConfig, path: string, query: Record<string, strin
           });
           res.on('end', () => {
             ended = true;
-            const text = Buffer.concat(chunks).toString('utf8');
-            const code = res.statusCode ?? 0;
+            if (failed) return;
+            if (ok) {
+              try {
+                resolve(reader.end());
+              } catch (err) {
+                reject(err);
+              }
+              return;
+            }
+            const text = Buffer.concat(errChunks).toString('utf8');
             let body: unknown;
             try {
               body = JSON.parse(text);
             } catch {
-              if (code >= 200 && code < 300) return reject(new Error(`GET ${path}: response is not JSON`));
+              // Not a Status: the text itself is the message.
             }
-            if (code >= 200 && code < 300) return resolve(body);
             const st = obj(body);
             const reason = str(st.reason) || http.STATUS_CODES[code] || 'Unknown';
             const msg = str(st.message) || text.slice(0, 200);
@@ -185,6 +245,11 @@ async function getJson(kc: KubeConfig, path: string, query: Record<string, strin
     // Agents made by KubeConfig are per request; free the socket now.
     if (agent instanceof http.Agent) agent.destroy();
   }
+}
+
+/** GET `path` and parse the JSON body. */
+function getJson(kc: KubeConfig, path: string, query: Record<string, string>, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+  return get(kc, path, query, signal, timeoutMs, jsonReader(path));
 }
 
 /** The API side of one store kind. */
@@ -310,12 +375,10 @@ class KindSync<K extends Kind> {
     this.lastListAt = Date.now();
     this.state = 'listing';
     const t0 = performance.now();
-    let recs: Array<RecordOf<K>> = [];
-    let rv = '';
-    let pages = 0;
+    let listed: Listed<K>;
     for (let fresh = 0; ; fresh++) {
       try {
-        ({ recs, rv, pages } = await this.listPages(res));
+        listed = await this.listPages(res);
         break;
       } catch (err) {
         // A continue token expired between pages (compaction): start over.
@@ -327,16 +390,17 @@ class KindSync<K extends Kind> {
       }
     }
     if (signal.aborted) return;
-    this.ctx.sink.replace(this.kind, recs);
+    const { batch, count, rv, pages } = listed;
+    batch.commit();
     this.ctx.sink.markSynced(this.kind);
     this.rv = rv;
     this.synced = true;
-    this.listed = recs.length;
+    this.listed = count;
     if (this.lists++ > 0) this.relists++;
     this.ctx.log('info', 'list done', {
       kind: this.kind,
       resource: res.resource,
-      objects: recs.length,
+      objects: count,
       pages,
       ms: Math.round(performance.now() - t0),
       rv,
@@ -345,9 +409,23 @@ class KindSync<K extends Kind> {
     if (this.expiredInARow <= 1) this.recovered();
   }
 
-  private async listPages(res: Resource<K>): Promise<{ recs: Array<RecordOf<K>>; rv: string; pages: number }> {
-    const { tuning, signal, kc } = this.ctx;
+  /** A batch for one complete list: the sink's own (records go in as each page is read), or one collecting for replace(). */
+  private newBatch(): ReplaceBatch<K> {
+    const sink = this.ctx.sink;
+    if (sink.beginReplace) return sink.beginReplace(this.kind);
     const recs: Array<RecordOf<K>> = [];
+    return { add: (r) => recs.push(r), commit: () => sink.replace(this.kind, recs) };
+  }
+
+  /**
+   * Reads every page of a list into a new batch (not committed). Pages are
+   * converted and handed over one at a time: a page's JSON is garbage before
+   * the next one is asked for, so the list costs one page plus the records.
+   */
+  private async listPages(res: Resource<K>): Promise<Listed<K>> {
+    const { tuning, signal, kc } = this.ctx;
+    const batch = this.newBatch();
+    let count = 0;
     let cont = '';
     let rv = '';
     let pages = 0;
@@ -355,25 +433,25 @@ class KindSync<K extends Kind> {
       const q: Record<string, string> = { limit: String(tuning.pageSize) };
       if (res.labelSelector) q.labelSelector = res.labelSelector;
       if (cont) q.continue = cont;
-      let body: unknown;
+      // Each item is converted and handed to the batch as it arrives: no page is ever held whole.
+      const onItem = (item: unknown): void => {
+        const r = res.convert(item);
+        if (r) { batch.add(r); count++; }
+      };
+      let page: { envelope: Obj; sawItems: boolean };
       try {
-        body = await getJson(kc, res.path, q, signal, tuning.requestTimeoutMs);
+        page = await get(kc, res.path, q, signal, tuning.requestTimeoutMs, listReader(res.path, onItem));
       } catch (err) {
         if (cont && httpStatus(err) === 410) throw new ContinueExpired(pages, err);
         throw err;
       }
-      const meta = obj(obj(body).metadata);
-      const items = obj(body).items;
-      if (!Array.isArray(items)) throw new Error(`GET ${res.path}: no items in the list`);
-      for (const item of items) {
-        const r = res.convert(item);
-        if (r) recs.push(r);
-      }
+      if (!page.sawItems) throw new Error(`GET ${res.path}: no items in the list`);
+      const meta = obj(page.envelope.metadata);
       rv = str(meta.resourceVersion);
       cont = str(meta.continue);
       pages++;
     } while (cont && !signal.aborted);
-    return { recs, rv, pages };
+    return { batch, count, rv, pages };
   }
 
   // -------------------------------------------------------------- watch
@@ -527,6 +605,14 @@ class KindSync<K extends Kind> {
         return this.fail('watch', r.reason);
     }
   }
+}
+
+/** A complete list read from the API, not yet applied. */
+interface Listed<K extends Kind> {
+  batch: ReplaceBatch<K>;
+  count: number;
+  rv: string;
+  pages: number;
 }
 
 class ContinueExpired extends Error {
