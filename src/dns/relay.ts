@@ -8,7 +8,8 @@ import type { Reply, RR } from './reply.js';
  * client's ID and question spelling. Only when it is too big for the
  * client's buffer is it decoded and re-encoded, cut at a record boundary.
  */
-export function relayWire(q: QueryEcho, wire: Buffer, limits: EncodeLimits): Buffer {
+export function relayWire(q: QueryEcho, wire: Buffer, limits: EncodeLimits, addressed = false): Buffer {
+  if (addressed && wire.length <= limits.maxSize) return wire;
   const sameQuestion = wire.length >= q.questionEnd && wire.readUInt16BE(4) === 1 &&
     wire.subarray(12, q.questionEnd).equals(q.raw.subarray(12, q.questionEnd));
   const questionMatchesIgnoringCase = sameQuestion ||

@@ -18,6 +18,8 @@ export interface Reply {
   wire?: Buffer;
   /** Name of the plugin that produced the reply (metrics label, log). */
   by?: string;
+  /** `wire` already carries this query's ID, flags and question spelling: send it as is when it fits. */
+  addressed?: boolean;
   /** Why the reply is a failure, for the `errors` plugin. */
   error?: Error;
   /**
@@ -29,6 +31,9 @@ export interface Reply {
   /** Encodings kept by the server for reusable replies, by wire variant. */
   encoded?: Array<{ lname: string; wire: Buffer } | undefined>;
 }
+
+/** Empty sections shared by replies that carry none (never pushed to: replies are shared). */
+export const NO_RECORDS: RR[] = [];
 
 export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
   return { rcode, aa, answer, authority, additional, by };

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { FLAG, QTYPE, RCODE, UDP_EDNS_CAP } from '../../dns/constants.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { NO_RECORDS, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import type { CacheOptions } from './setup.js';
@@ -214,7 +214,9 @@ export class CachePlugin implements Plugin {
       for (let i = 0; i < at.length; i++) out.writeUInt32BE(ttl, at[i]!);
       const own = e.ownerAt;
       const qEnd = req.questionEnd - 4;
-      if (own.length > 0 && qEnd > 12 && req.raw.length >= qEnd) {
+      if (qEnd > 12 && req.raw.length >= qEnd) {
+        // The client's spelling, in the question and wherever a record spells the name out.
+        req.raw.copy(out, 12, 12, qEnd);
         for (let i = 0; i < own.length; i++) req.raw.copy(out, own[i]!, 12, qEnd);
       }
       if (edns) {
@@ -226,7 +228,8 @@ export class CachePlugin implements Plugin {
         out.writeUInt16BE(0, len + 9);
         out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
       }
-      return { rcode: e.rcode, aa: true, answer: [], authority: [], additional: [], wire: out, by: 'cache' };
+      // A fresh copy made for this query: the server sends it without copying again.
+      return { rcode: e.rcode, aa: true, answer: NO_RECORDS, authority: NO_RECORDS, additional: NO_RECORDS, wire: out, addressed: true, by: 'cache' };
     }
     return {
       rcode: e.rcode, aa: true, by: 'cache',
