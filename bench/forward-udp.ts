@@ -10,14 +10,10 @@ import { ForwardMetrics } from '../src/plugins/forward/metrics.js';
 import { Upstream } from '../src/plugins/forward/upstream.js';
 import { buildQuery, checkReply, randomId, withId } from '../src/plugins/forward/wire.js';
 import { freePort } from '../test/support/server.js';
+import { numberFlag } from './lib/args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
-const SECONDS = opt('seconds', 3);
-const CONC = opt('concurrency', 64);
+const SECONDS = numberFlag('seconds', 3);
+const CONC = numberFlag('concurrency', 64);
 
 type Exchange = (q: Buffer, qend: number) => Promise<Buffer>;
 

@@ -8,14 +8,10 @@ import { join } from 'node:path';
 import { freePort } from '../test/support/server.js';
 import { dnsperf } from './lib/dnsperf.js';
 import { cpuSeconds, median, startPinned, stopChild } from './lib/proc.js';
+import { numberFlag } from './lib/args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
-const SECONDS = opt('seconds', 5);
-const ROUNDS = opt('rounds', 3);
+const SECONDS = numberFlag('seconds', 5);
+const ROUNDS = numberFlag('rounds', 3);
 
 const dir = mkdtempSync(join(tmpdir(), 'clusterdns-bench-fwd-'));
 const echoPort = await freePort();

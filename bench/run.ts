@@ -16,16 +16,13 @@ import { dnsperf, type PerfResult } from './lib/dnsperf.js';
 import { writeKnotConfig } from './lib/knot.js';
 import { cpuSeconds, median, rssMB, startPinned, stopChild } from './lib/proc.js';
 import type { ChildProcess } from 'node:child_process';
+import { numberFlag } from './lib/args.js';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
 const quick = argv.includes('--quick');
-const SERVICES = opt('services', 1000);
-const SECONDS = opt('seconds', quick ? 2 : 5);
-const ROUNDS = opt('rounds', quick ? 1 : 3);
+const SERVICES = numberFlag('services', 1000);
+const SECONDS = numberFlag('seconds', quick ? 2 : 5);
+const ROUNDS = numberFlag('rounds', quick ? 1 : 3);
 const LEVELS = quick ? [8] : [4, 16];
 const SERVER_CORE = '0';
 const CLIENT_CORE = '1';

@@ -12,15 +12,12 @@ import { FakeKubeApi, endpointSlice, namespace, service } from '../test/support/
 import { queryBytes, udpRaw } from '../test/support/dns.js';
 import { freePort } from '../test/support/server.js';
 import { median, rssMB, stopChild } from './lib/proc.js';
+import { numberFlag } from './lib/args.js';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
-const SERVICES = opt('services', 10_000);
-const EPS = opt('endpoints', 10);
-const CHANGES = opt('changes', 200);
+const SERVICES = numberFlag('services', 10_000);
+const EPS = numberFlag('endpoints', 10);
+const CHANGES = numberFlag('changes', 200);
 const NS = 100;
 
 if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
