@@ -1,29 +1,12 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { performance } from 'node:perf_hooks';
-import { setLogSink } from '../src/log.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
-import { capturePlugins, sleep, waitFor } from './support/forward.js';
-import { startCorefile, type Running } from './support/server.js';
-import { startUpstream, type Upstream } from './support/upstream.js';
+import { capturePlugins, forwardRig, sleep, waitFor } from './support/forward.js';
+import { startCorefile } from './support/server.js';
 
 describe('forward: health, failover and deadlines', () => {
-  const logs: string[] = [];
-  const servers: Running[] = [];
-  const upstreams: Upstream[] = [];
-
-  before(() => setLogSink((l) => logs.push(l)));
-  after(() => setLogSink(null));
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await Promise.all(upstreams.splice(0).map((u) => u.stop()));
-  });
-
-  async function upstream(...args: Parameters<typeof startUpstream>): Promise<Upstream> {
-    const u = await startUpstream(...args);
-    upstreams.push(u);
-    return u;
-  }
+  const { logs, servers, upstreams, upstream } = forwardRig();
 
   async function serve(corefile: string) {
     const cap = capturePlugins();

@@ -1,31 +1,15 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { performance } from 'node:perf_hooks';
-import { setLogSink } from '../src/log.js';
 import type { Request } from '../src/server/plugin.js';
 import { answerPlugin } from './support/answer-plugin.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
-import { capturePlugins } from './support/forward.js';
-import { startCorefile, type Running } from './support/server.js';
-import { encodeAnswer, startUpstream, type Upstream, type UpstreamQuery } from './support/upstream.js';
+import { capturePlugins, forwardRig } from './support/forward.js';
+import { startCorefile } from './support/server.js';
+import { encodeAnswer, type UpstreamQuery } from './support/upstream.js';
 
 describe('forward: relaying to upstreams', () => {
-  const logs: string[] = [];
-  const servers: Running[] = [];
-  const upstreams: Upstream[] = [];
-
-  before(() => setLogSink((l) => logs.push(l)));
-  after(() => setLogSink(null));
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await Promise.all(upstreams.splice(0).map((u) => u.stop()));
-  });
-
-  async function upstream(...args: Parameters<typeof startUpstream>): Promise<Upstream> {
-    const u = await startUpstream(...args);
-    upstreams.push(u);
-    return u;
-  }
+  const { logs, servers, upstreams, upstream } = forwardRig();
 
   async function serve(corefile: string, extra: Parameters<typeof capturePlugins>[0] = {}) {
     const cap = capturePlugins({ after: [answerPlugin], ...extra });

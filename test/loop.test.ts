@@ -2,13 +2,12 @@ import { expect } from 'chai';
 import { createServer } from '../src/app.js';
 import { CorefileError } from '../src/corefile/errors.js';
 import { parseCorefile } from '../src/corefile/parse.js';
-import { setLogSink } from '../src/log.js';
 import { LoopPlugin } from '../src/plugins/loop/loop.js';
 import { createLoopDefinition } from '../src/plugins/loop/setup.js';
 import type { PluginDefinition } from '../src/server/plugin.js';
-import { capturePlugins, sleep, waitFor } from './support/forward.js';
-import { freePort, startCorefile, type Running } from './support/server.js';
-import { startUpstream, type Upstream } from './support/upstream.js';
+import { capturePlugins, forwardRig, sleep, waitFor } from './support/forward.js';
+import { freePort, startCorefile } from './support/server.js';
+import { startUpstream } from './support/upstream.js';
 
 /** The loop directive with a recording exit and short timers; the instances it built. */
 function testLoop(probeTimeoutMs = 1000): { def: PluginDefinition; exits: number[]; instances: LoopPlugin[] } {
@@ -27,17 +26,7 @@ function testLoop(probeTimeoutMs = 1000): { def: PluginDefinition; exits: number
 }
 
 describe('loop: forwarding loop detection', () => {
-  const logs: string[] = [];
-  const servers: Running[] = [];
-  const upstreams: Upstream[] = [];
-
-  before(() => setLogSink((l) => logs.push(l)));
-  after(() => setLogSink(null));
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await Promise.all(upstreams.splice(0).map((u) => u.stop()));
-    logs.length = 0;
-  });
+  const { logs, servers, upstreams } = forwardRig({ clearLogs: true });
 
   it('detects a forward that sends to this server itself, logs the cause, and exits 1', async () => {
     const t = testLoop();

@@ -5,6 +5,9 @@
 import { PLUGINS } from '../../src/plugins/index.js';
 import type { ForwardPlugin } from '../../src/plugins/forward/forward.js';
 import type { PluginDefinition } from '../../src/server/plugin.js';
+import { setLogSink } from '../../src/log.js';
+import type { Running } from './server.js';
+import { startUpstream, type Upstream } from './upstream.js';
 
 export interface CapturedPlugins {
   plugins: PluginDefinition[];
@@ -50,4 +53,33 @@ export async function waitFor(cond: () => boolean, ms: number): Promise<boolean>
     await sleep(10);
   }
   return cond();
+}
+
+/**
+ * The hooks every forwarding suite needs, registered in the calling
+ * describe(): captured log lines, and servers and upstreams that are
+ * stopped after each test.
+ */
+export function forwardRig(opts: { clearLogs?: boolean } = {}): {
+  logs: string[];
+  servers: Running[];
+  upstreams: Upstream[];
+  upstream: (...args: Parameters<typeof startUpstream>) => Promise<Upstream>;
+} {
+  const logs: string[] = [];
+  const servers: Running[] = [];
+  const upstreams: Upstream[] = [];
+  before(() => setLogSink((l) => logs.push(l)));
+  after(() => setLogSink(null));
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await Promise.all(upstreams.splice(0).map((u) => u.stop()));
+    if (opts.clearLogs) logs.length = 0;
+  });
+  const upstream = async (...args: Parameters<typeof startUpstream>): Promise<Upstream> => {
+    const u = await startUpstream(...args);
+    upstreams.push(u);
+    return u;
+  };
+  return { logs, servers, upstreams, upstream };
 }
