@@ -68,9 +68,8 @@ export function rotations(r: Reply): Reply[] {
   return out;
 }
 
-/** CoreDNS's order (CNAMEs, others, addresses, MX) with addresses and MX rotated by `step`; same array if unchanged. */
-function arrange(list: RR[], step: number): RR[] {
-  if (list.length <= 1) return list;
+/** Records by the part they play in CoreDNS's order. */
+function partition(list: RR[]): { cname: RR[]; rest: RR[]; address: RR[]; mx: RR[] } {
   const cname: RR[] = [], rest: RR[] = [], address: RR[] = [], mx: RR[] = [];
   for (const rr of list) {
     switch (rr.type) {
@@ -80,6 +79,13 @@ function arrange(list: RR[], step: number): RR[] {
       default: rest.push(rr);
     }
   }
+  return { cname, rest, address, mx };
+}
+
+/** CoreDNS's order (CNAMEs, others, addresses, MX) with addresses and MX rotated by `step`; same array if unchanged. */
+function arrange(list: RR[], step: number): RR[] {
+  if (list.length <= 1) return list;
+  const { cname, rest, address, mx } = partition(list);
   const out = [...cname, ...rest, ...rotate(address, step), ...rotate(mx, step)];
   return out.every((rr, i) => rr === list[i]) ? list : out;
 }
@@ -121,15 +127,7 @@ export function roundRobin(list: RR[]): RR[] {
   let same = true;
   for (let i = 1; i < n; i++) if (list[i]!.type !== t0) { same = false; break; }
   if (same) return t0 === 'A' || t0 === 'AAAA' ? shuffle(list.slice()) : list;
-  const cname: RR[] = [], rest: RR[] = [], address: RR[] = [], mx: RR[] = [];
-  for (const rr of list) {
-    switch (rr.type) {
-      case 'CNAME': cname.push(rr); break;
-      case 'A': case 'AAAA': address.push(rr); break;
-      case 'MX': mx.push(rr); break;
-      default: rest.push(rr);
-    }
-  }
+  const { cname, rest, address, mx } = partition(list);
   if (cname.length === 0 && address.length === 0 && mx.length === 0) return list;
   return [...cname, ...rest, ...shuffle(address), ...shuffle(mx)];
 }
