@@ -45,6 +45,34 @@ export class CancelledError extends Error {
 
 class TimeoutError extends Error {}
 
+/**
+ * One exchange's promise, settled exactly once: by the first `finish`, by
+ * the timeout, or by cancel. `cleanup` releases the transport (and learns
+ * whether it failed) before the promise settles.
+ */
+function exchangeOnce(
+  timeoutMs: number,
+  timeoutMessage: string,
+  cleanup: (err: Error | null) => void,
+  start: (finish: (err: Error | null, m?: Buffer) => void, settled: () => boolean) => void,
+): Exchange {
+  let cancel: () => void = () => undefined;
+  const promise = new Promise<Buffer>((resolve, reject) => {
+    let done = false;
+    const finish = (err: Error | null, m?: Buffer): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      cleanup(err);
+      if (err) reject(err); else resolve(m!);
+    };
+    const timer = setTimeout(() => finish(new TimeoutError(timeoutMessage)), Math.max(1, timeoutMs));
+    cancel = () => finish(new CancelledError());
+    start(finish, () => done);
+  });
+  return { promise, cancel: () => cancel() };
+}
+
 const MAX_IDLE_CAP = 64;
 
 /** Literal comparison of the reply's source with the upstream, v4-mapped v6 folded. */
@@ -89,25 +117,13 @@ class TcpConn {
 
   /** Sends one framed message and waits for the reply that passes `accept`. */
   exchange(msg: Buffer, accept: (m: Buffer) => boolean, timeoutMs: number): Exchange {
-    let cancel: () => void = () => undefined;
-    const promise = new Promise<Buffer>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | null, m?: Buffer): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.onMessage = null;
-        this.onGone = null;
-        if (err) {
-          // The stream may still carry our answer later: never reuse it.
-          this.sock.destroy();
-          reject(err);
-        } else {
-          resolve(m!);
-        }
-      };
-      const timer = setTimeout(() => finish(new TimeoutError(`no TCP answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
-      cancel = () => finish(new CancelledError());
+    const release = (err: Error | null): void => {
+      this.onMessage = null;
+      this.onGone = null;
+      // The stream may still carry our answer later: never reuse it.
+      if (err) this.sock.destroy();
+    };
+    return exchangeOnce(timeoutMs, `no TCP answer within ${Math.round(timeoutMs)}ms`, release, (finish) => {
       if (this.closed) { finish(new Error('connection closed by upstream')); return; }
       this.onMessage = (m) => { if (accept(m)) finish(null, m); };
       this.onGone = (err) => finish(err);
@@ -118,7 +134,6 @@ class TcpConn {
       this.sock.write(msg);
       this.sock.uncork();
     });
-    return { promise, cancel: () => cancel() };
   }
 }
 
@@ -214,18 +229,8 @@ export class Upstream {
     const msg = withId(query, id);
     const { host, port } = this.addr;
     const sock = dgram.createSocket(this.family);
-    let cancel: () => void = () => undefined;
-    const promise = new Promise<Buffer>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | null, m?: Buffer): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        try { sock.close(); } catch { /* already closed */ }
-        if (err) reject(err); else resolve(m!);
-      };
-      const timer = setTimeout(() => finish(new TimeoutError(`no UDP answer within ${Math.round(timeoutMs)}ms`)), Math.max(1, timeoutMs));
-      cancel = () => finish(new CancelledError());
+    const close = (): void => { try { sock.close(); } catch { /* already closed */ } };
+    return exchangeOnce(timeoutMs, `no UDP answer within ${Math.round(timeoutMs)}ms`, close, (finish, settled) => {
       sock.on('error', (err) => finish(err));
       sock.on('message', (m, rinfo) => {
         if (rinfo.port !== port || !sameHost(rinfo.address, host)) { this.drop('source'); return; }
@@ -234,12 +239,11 @@ export class Upstream {
         finish(null, m);
       });
       sock.connect(port, host, (err?: Error) => {
-        if (settled) return;
+        if (settled()) return;
         if (err) { finish(err); return; }
         sock.send(msg, (e) => { if (e) finish(e); });
       });
     });
-    return { promise, cancel: () => cancel() };
   }
 
   /** TCP over a pooled connection; a stale pooled connection is retried once on a new one. */
