@@ -5,7 +5,9 @@
 
 import { expect } from 'chai';
 import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
+import { rcodeOf, rrLines, tcpQuery, udpQuery } from './support/dns.js';
 import type { Running } from './support/server.js';
+import { startUpstream, type Upstream } from './support/upstream.js';
 
 const Z = 'cluster.local';
 
@@ -13,6 +15,21 @@ const NAMESPACE = `
 apiVersion: v1
 kind: Namespace
 metadata: {name: demo}
+`;
+
+/** A ClusterIP service and an ExternalName. */
+const PLAIN = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  clusterIP: 10.96.1.10
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: demo}
+spec: {type: ExternalName, externalName: www.example.test}
 `;
 
 /** Headless services whose SRV targets are shared by several addresses. */
@@ -66,9 +83,13 @@ describe('kubernetes: conformance', function () {
   let dir: string;
   let srv: Running;
   let port: number;
+  let upstream: Upstream;
 
   before(async () => {
-    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'shared.yaml': SHARED_TARGETS });
+    upstream = await startUpstream({
+      answer: (q) => (q.type === 'ANY' ? { answers: [{ name: q.name, type: 'TXT', ttl: 60, data: ['from upstream'] }] } : {}),
+    });
+    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'plain.yaml': PLAIN, 'shared.yaml': SHARED_TARGETS });
     srv = await start(`
 cluster.local {
     kubernetes cluster.local {
@@ -78,11 +99,15 @@ cluster.local {
         startup_timeout 60s
     }
 }
+. {
+    forward . ${upstream.hostPort}
+}
 `);
     port = srv.port;
   });
   after(async () => {
     await srv?.stop();
+    await upstream?.stop();
     removeDir(dir);
   });
 
@@ -110,6 +135,28 @@ cluster.local {
         `_http._tcp.${tw} 30 SRV 0 33 80 other.${tw}`,
       ], [`same.${tw} 30 A 10.1.6.1`, `same.${tw} 30 A 10.1.6.2`, `other.${tw} 30 A 10.1.6.3`]);
       expectAnswer(await ask(port, `same.${tw}`, 'A'), [`same.${tw} 30 A 10.1.6.1`, `same.${tw} 30 A 10.1.6.2`]);
+    });
+  });
+
+  describe('ANY (no any plugin in the Corefile)', () => {
+    it('an existing cluster name is NODATA, as CoreDNS answers it; ExternalName too', async () => {
+      expectNodata(await ask(port, `web.demo.svc.${Z}`, 'ANY'));
+      expectNodata(await ask(port, `ext.demo.svc.${Z}`, 'ANY'));
+      expectNodata(await ask(port, Z, 'ANY'));
+    });
+
+    it('a cluster name that does not exist is NXDOMAIN with the SOA, never an RFC 8482 HINFO', async () => {
+      expectNx(await ask(port, `nope.demo.svc.${Z}`, 'ANY'));
+      expectNx(await ask(port, `web.nope.svc.${Z}`, 'ANY'));
+    });
+
+    it('other names are forwarded as ANY and the upstream\'s answer relayed', async () => {
+      for (const query of [udpQuery, tcpQuery]) {
+        const a = await query(port, 'www.example.org', 'ANY');
+        expect(rcodeOf(a)).to.equal('NOERROR');
+        expect(rrLines(a.answers)).to.deep.equal(['www.example.org TXT from upstream']);
+      }
+      expect(upstream.count('www.example.org', 'ANY')).to.be.at.least(1);
     });
   });
 });

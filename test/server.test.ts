@@ -189,10 +189,15 @@ sub.example.org {
     expect(opt.extendedRcode).to.equal(1, 'BADVERS is 16: upper bits 1 in OPT, 0 in the header');
   });
 
-  it('gives ANY a minimal RFC 8482 answer', async () => {
-    const a = await udpQuery(srv.port, 'x.example.org', 'ANY');
-    expect(a.answers).to.have.length(1);
-    expect(a.answers![0]!.type).to.equal('HINFO');
+  it('answers ANY through the chain like any other type (RFC 8482 HINFO is the any plugin\'s, not ours)', async () => {
+    for (const query of [udpQuery, tcpQuery]) {
+      const a = await query(srv.port, 'x.example.org', 'ANY');
+      expect(rcodeOf(a)).to.equal('NOERROR');
+      expect(rrLines(a.answers)).to.deep.equal(['x.example.org A 192.0.2.1'], 'what the block\'s plugin answers');
+      const nx = await query(srv.port, 'nx.example.org', 'ANY');
+      expect(rcodeOf(nx)).to.equal('NXDOMAIN', 'a name that does not exist stays NXDOMAIN');
+      expect(nx.answers ?? []).to.have.length(0);
+    }
   });
 
   it('turns a throwing plugin into SERVFAIL, logged by errors, and goes on', async () => {

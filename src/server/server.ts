@@ -42,8 +42,6 @@ interface Listener {
 
 type Sendable = Buffer | null;
 
-const RFC8482: Reply['answer'] = [];
-
 /**
  * The DNS front: listeners, framing, routing to a block by longest zone,
  * and encoding the block's reply for the client's transport and buffer.
@@ -409,12 +407,6 @@ export class DnsServer {
     const block = m.block;
     limits.recursionAvailable = block.recursive;
     if (q.edns && q.edns.version > 0) return encodeError(echo, RCODE.BADVERS, limits);
-    if (q.type === QTYPE.ANY) {
-      // RFC 8482: a small HINFO instead of everything we have.
-      const r: Reply = { rcode: RCODE.NOERROR, aa: false, by: 'any', authority: RFC8482, additional: RFC8482,
-        answer: [{ name: q.name, type: 'HINFO', ttl: 8482, data: { cpu: 'RFC8482', os: '' } }] };
-      return encodeReply(echo, r, limits);
-    }
     // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
     const req: Request = {
       id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,

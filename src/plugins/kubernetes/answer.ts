@@ -235,6 +235,8 @@ export class Answerer {
     if (svc.kind === 'ExternalName') {
       // A CNAME owns its name: every type gets it; only the bare service name exists.
       if (a.kind !== 'service' || svc.externalName === '') return nx;
+      // ANY: as CoreDNS (which looks the name up as A and keeps only whether it exists), NODATA.
+      if (qtype === QTYPE.ANY) return nodata;
       const cname = { name: lname, type: 'CNAME', ttl: this.cfg.ttl, data: svc.externalName } as RR;
       const c = this.positive([cname]);
       if ((qtype === QTYPE.A || qtype === QTYPE.AAAA) && svc.externalName !== lname) c.chase = svc.externalName;
