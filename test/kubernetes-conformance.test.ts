@@ -159,4 +159,21 @@ cluster.local {
       expect(upstream.count('www.example.org', 'ANY')).to.be.at.least(1);
     });
   });
+
+  describe('classes other than IN', () => {
+    it('CH (and HS, ANY) questions for cluster names are REFUSED, never answered with IN data', async () => {
+      for (const query of [udpQuery, tcpQuery]) {
+        for (const qclass of ['CH', 'HS', 'ANY'] as const) {
+          const a = await query(port, `web.demo.svc.${Z}`, 'A', { qclass });
+          expect(rcodeOf(a), `${qclass} over ${query.name}`).to.equal('REFUSED');
+          expect(a.answers ?? []).to.have.length(0);
+          expect(a.flag_aa).to.equal(false);
+        }
+        // Forwarded names too: nothing goes upstream.
+        expect(rcodeOf(await query(port, 'www.example.org', 'A', { qclass: 'CH' }))).to.equal('REFUSED');
+      }
+      expect(upstream.queries.filter((q) => q.qclass !== 'IN')).to.deep.equal([]);
+      expectAnswer(await ask(port, `web.demo.svc.${Z}`, 'A'), [`web.demo.svc.${Z} 30 A 10.96.1.10`]);
+    });
+  });
 });

@@ -77,6 +77,30 @@ describe('prometheus', function () {
     expect(() => parsePrometheus(d('prometheus a b'))).to.throw(/wrong number of arguments/);
   });
 
+  it('counts queries refused before any block (no zone, a class nobody serves) under zone "dropped", as CoreDNS', async () => {
+    const mp = await freePort();
+    const r = await startCorefile(`example.org {\n  prometheus 127.0.0.1:${mp}\n  fake\n}\nother.org {\n  prometheus 127.0.0.1:${mp}\n  answer\n}\n`, { plugins });
+    try {
+      for (const query of [udpQuery, tcpQuery]) {
+        expect(rcodeOf(await query(r.port, 'www.elsewhere.net', 'A'))).to.equal('REFUSED');
+        expect(rcodeOf(await query(r.port, 'www.example.org', 'TXT', { qclass: 'CH' }))).to.equal('REFUSED');
+        expect(rcodeOf(await query(r.port, 'www.example.org', 'A'))).to.equal('NOERROR');
+      }
+      const m = await scrape(mp);
+      const dropped = { server: `dns://127.0.0.1:${r.port}`, zone: 'dropped', view: '' };
+      // Two blocks with prometheus on one listener: still counted once.
+      expect(sum(m, 'coredns_dns_requests_total', { ...dropped, proto: 'udp', family: '1', type: 'A' })).to.equal(1);
+      expect(sum(m, 'coredns_dns_requests_total', { ...dropped, proto: 'udp', family: '1', type: 'TXT' })).to.equal(1);
+      expect(sum(m, 'coredns_dns_requests_total', { ...dropped, proto: 'tcp' })).to.equal(2);
+      expect(sum(m, 'coredns_dns_responses_total', { ...dropped, rcode: 'REFUSED', plugin: '' })).to.equal(4);
+      expect(sum(m, 'coredns_dns_response_size_bytes_count', dropped)).to.equal(4);
+      expect(sum(m, 'coredns_dns_requests_total', { zone: 'example.org.' })).to.equal(2);
+      expect(sum(m, 'coredns_dns_requests_total')).to.equal(6);
+    } finally {
+      await r.stop();
+    }
+  });
+
   it("counts known queries by type, proto, rcode and plugin, with CoreDNS's names and labels", async () => {
     const mp = await freePort();
     const r = await startCorefile(`example.org {\n  prometheus 127.0.0.1:${mp}\n  fake\n}\nother.org {\n  answer\n}\n`, { plugins });
@@ -101,8 +125,9 @@ describe('prometheus', function () {
       expect(req('udp', 'AAAA')).to.equal(2);
       expect(req('udp', 'MX')).to.equal(1);
       expect(req('udp', 'other')).to.equal(1);
-      expect(sum(m, 'coredns_dns_requests_total')).to.equal(12);
+      expect(sum(m, 'coredns_dns_requests_total', { zone: 'example.org.' })).to.equal(12);
       expect(sum(m, 'coredns_dns_requests_total', { zone: 'other.org.' })).to.equal(0);
+      expect(sum(m, 'coredns_dns_requests_total', { zone: 'dropped' })).to.equal(1, 'the query no block took');
 
       const resp = (rcode: string, plugin: string) => sum(m, 'coredns_dns_responses_total', { ...base, rcode, plugin });
       expect(resp('NOERROR', 'fake')).to.equal(9);
@@ -112,7 +137,7 @@ describe('prometheus', function () {
       expect(sum(m, 'coredns_dns_do_requests_total', { server, zone: 'example.org.' })).to.equal(1);
 
       // Histograms: cumulative buckets, +Inf = _count, CoreDNS's bounds.
-      const dur = m.filter((l) => l.name === 'coredns_dns_request_duration_seconds_bucket' && l.labels.type === 'A');
+      const dur = m.filter((l) => l.name === 'coredns_dns_request_duration_seconds_bucket' && l.labels.zone === 'example.org.' && l.labels.type === 'A');
       expect(dur.map((l) => l.labels.le)).to.deep.equal([...DURATION_BOUNDS.map(String), '+Inf']);
       expect(dur.at(-1)!.value).to.equal(8);
       for (let i = 1; i < dur.length; i++) expect(dur[i]!.value).to.be.at.least(dur[i - 1]!.value);

@@ -1,12 +1,28 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
+import { QCLASS, QTYPE, RCODE } from '../src/dns/constants.js';
 import { PLUGINS } from '../src/plugins/index.js';
+import type { Handler, PluginDefinition, Request } from '../src/server/plugin.js';
 import { setLogSink } from '../src/log.js';
 import { answerPlugin } from './support/answer-plugin.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
 import { startCorefile, type Running } from './support/server.js';
 
 const plugins = [...PLUGINS, answerPlugin];
+
+/** `chaostest`: answers CH TXT for version.<zone>, passes everything else on (a stand-in for a chaos plugin). */
+const chaosTestPlugin: PluginDefinition = {
+  name: 'chaostest',
+  setup: () => ({
+    name: 'chaostest',
+    classes: [QCLASS.CH],
+    serve(req: Request, next: Handler) {
+      if (req.qclass !== QCLASS.CH || req.type !== QTYPE.TXT || !req.lname.startsWith('version.')) return next(req);
+      return { rcode: RCODE.NOERROR, aa: true, by: 'chaostest', authority: [], additional: [],
+        answer: [{ name: req.name, type: 'TXT', class: 'CH', ttl: 0, data: 'clusterdns-test' }] };
+    },
+  }),
+};
 
 describe('server core over real sockets', () => {
   let srv: Running;
@@ -197,6 +213,36 @@ sub.example.org {
       const nx = await query(srv.port, 'nx.example.org', 'ANY');
       expect(rcodeOf(nx)).to.equal('NXDOMAIN', 'a name that does not exist stays NXDOMAIN');
       expect(nx.answers ?? []).to.have.length(0);
+    }
+  });
+
+  it('REFUSES questions of class CH, HS or ANY: no IN data for other classes', async () => {
+    for (const query of [udpQuery, tcpQuery]) {
+      for (const qclass of ['CH', 'HS', 'ANY'] as const) {
+        const a = await query(srv.port, 'x.example.org', 'A', { qclass });
+        expect(rcodeOf(a), `${qclass} over ${query.name}`).to.equal('REFUSED');
+        expect(a.answers ?? []).to.have.length(0);
+        expect(a.questions![0]!.class).to.equal(qclass, 'the question is echoed');
+      }
+    }
+  });
+
+  it('lets a plugin that declares CH answer it; the rest of the chain never sees CH', async () => {
+    const s2 = await startCorefile('example.net {\n chaostest\n answer\n}\n', { plugins: [...plugins, chaosTestPlugin] });
+    try {
+      for (const query of [udpQuery, tcpQuery]) {
+        const v = await query(s2.port, 'version.example.net', 'TXT', { qclass: 'CH' });
+        expect(rcodeOf(v)).to.equal('NOERROR');
+        expect(rrLines(v.answers)).to.deep.equal(['version.example.net TXT clusterdns-test']);
+        const other = await query(s2.port, 'x.example.net', 'A', { qclass: 'CH' });
+        expect(rcodeOf(other)).to.equal('REFUSED', 'chaostest passed it on; the IN-only answer plugin is not in the CH chain');
+        const hs = await query(s2.port, 'version.example.net', 'TXT', { qclass: 'HS' });
+        expect(rcodeOf(hs)).to.equal('REFUSED');
+        const inClass = await query(s2.port, 'x.example.net', 'A');
+        expect(rrLines(inClass.answers)).to.deep.equal(['x.example.net A 192.0.2.1']);
+      }
+    } finally {
+      await s2.stop();
     }
   });
 

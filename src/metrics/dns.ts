@@ -181,8 +181,16 @@ export class DnsMetrics {
   }
 }
 
+/**
+ * Where queries the server refused before any block took them are counted
+ * (no zone matches, a class nobody serves): CoreDNS's zone label "dropped".
+ * No zone is spelled with a NUL, so it never meets a real zone "dropped".
+ */
+export const DROPPED_ZONE = '\u0000dropped';
+
 /** CoreDNS writes zones fully qualified: "cluster.local.", "." for the root. */
 export function zoneLabel(zone: string): string {
+  if (zone === DROPPED_ZONE) return 'dropped';
   return zone === '' || zone === '.' ? '.' : `${zone}.`;
 }
 

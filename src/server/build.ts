@@ -22,7 +22,12 @@ export interface Block {
   /** Interfaces from `bind`; empty means every interface. */
   bind: string[];
   plugins: Plugin[];
+  /** The chain for IN questions. */
   handler: Handler;
+  /** The chain for another class: the plugins declaring it (Plugin.classes), then REFUSED. */
+  handlerFor(qclass: number): Handler;
+  /** Classes besides IN that some plugin of the block answers. */
+  classes: readonly number[];
   observers: Plugin[];
   recursive: boolean;
   file: string;
@@ -44,6 +49,9 @@ const servfail = (): Reply => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], a
 
 /** The end of every chain: nobody answered, so SERVFAIL (as CoreDNS). */
 const endOfChain: Handler = servfail;
+
+/** The end of a chain for a class other than IN: what its plugins leave is REFUSED. */
+const refuseClass: Handler = () => ({ rcode: RCODE.REFUSED, aa: false, answer: [], authority: [], additional: [], by: 'server' });
 
 /**
  * Turns the parsed Corefile into blocks. Each plugin validates its own
@@ -86,8 +94,26 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
   const plugins = built.map((b) => b.plugin);
 
-  // Compose once at load time: a query runs through prebuilt closures, none made per query.
-  let handler: Handler = endOfChain;
+  const classes = [...new Set(plugins.flatMap((p) => (p.serve ? p.classes ?? [] : [])))];
+  const byClass = new Map(classes.map((c) => [c, compose(plugins.filter((p) => p.classes?.includes(c)), refuseClass)]));
+  return {
+    keys,
+    zones,
+    bind,
+    plugins,
+    handler: compose(plugins, endOfChain),
+    handlerFor: (qclass) => byClass.get(qclass) ?? refuseClass,
+    classes,
+    observers: plugins.filter((p) => p.observe !== undefined),
+    recursive: plugins.some((p) => p.recursive === true),
+    file: sb.file,
+    line: sb.line,
+  };
+}
+
+/** Compose once at load time: a query runs through prebuilt closures, none made per query. */
+function compose(plugins: readonly Plugin[], end: Handler): Handler {
+  let handler = end;
   for (let i = plugins.length - 1; i >= 0; i--) {
     const p = plugins[i]!;
     if (!p.serve) continue;
@@ -95,17 +121,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
     const serve = p.serve.bind(p);
     handler = (req: Request) => serve(req, next);
   }
-  return {
-    keys,
-    zones,
-    bind,
-    plugins,
-    handler,
-    observers: plugins.filter((p) => p.observe !== undefined),
-    recursive: plugins.some((p) => p.recursive === true),
-    file: sb.file,
-    line: sb.line,
-  };
+  return handler;
 }
 
 function refuseUnknown(directives: Directive[], byName: Map<string, unknown>): void {

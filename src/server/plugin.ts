@@ -39,6 +39,20 @@ export interface Plugin {
   serve?(req: Request, next: Handler): Reply | Promise<Reply>;
   /** Called after each answer is encoded, with the bytes sent and the duration (ms). */
   observe?(req: Request, reply: Reply, wire: Buffer, durationMs: number): void;
+  /**
+   * Question classes this plugin answers besides IN (a `chaos` plugin: CH).
+   * The server REFUSES a class that no block of the listener declares, and
+   * a block's chain for a class other than IN holds only the plugins that
+   * declare it, so IN data never answers a CH question.
+   */
+  readonly classes?: readonly number[];
+  /**
+   * A query on this plugin's listener that the server REFUSED before any
+   * block took it (no zone matches, or a class nobody serves): CoreDNS
+   * counts these under zone "dropped". Called on one plugin of each name per
+   * listener, since plugins of one name share what they count.
+   */
+  observeDropped?(req: Request, reply: Reply, wire: Buffer, durationMs: number): void;
   /** Before listeners open; may wait (kubernetes waits for its first sync). */
   start?(): Promise<void> | void;
   /**

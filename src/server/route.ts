@@ -1,4 +1,5 @@
 import type { Block } from './build.js';
+import type { Plugin } from './plugin.js';
 
 export interface ZoneMatch { block: Block; zone: string }
 
@@ -13,6 +14,9 @@ const LINEAR_MAX = 16;
 export class ZoneTable {
   private zones = new Map<string, ZoneMatch>();
   private byLength: ZoneMatch[] = [];
+  private otherClasses = new Set<number>();
+  /** One plugin of each name with observeDropped, over the blocks of this listener. */
+  droppedObservers: Plugin[] = [];
 
   add(key: string, block: Block): boolean {
     // Server keys spell the root ".", names inside clusterdns "".
@@ -21,7 +25,16 @@ export class ZoneTable {
     const m = { block, zone };
     this.zones.set(zone, m);
     this.byLength = [...this.zones.values()].sort((a, b) => b.zone.length - a.zone.length);
+    for (const c of block.classes) this.otherClasses.add(c);
+    for (const p of block.plugins) {
+      if (p.observeDropped && !this.droppedObservers.some((o) => o.name === p.name)) this.droppedObservers.push(p);
+    }
     return true;
+  }
+
+  /** Some block here answers this class (IN: always). */
+  servesClass(qclass: number): boolean {
+    return qclass === 1 || this.otherClasses.has(qclass);
   }
 
   /** lname is lower-case without trailing dot; the match object is shared, not to be changed. */

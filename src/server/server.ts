@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { QTYPE, RCODE, UDP_EDNS_CAP, UDP_PLAIN_MAX } from '../dns/constants.js';
+import { QCLASS, RCODE, UDP_EDNS_CAP, UDP_PLAIN_MAX } from '../dns/constants.js';
 import { encodeError, encodeReply, encodeReusable, type EncodeLimits } from '../dns/encode.js';
-import { isProblem, parseQuery } from '../dns/query.js';
+import { isProblem, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { relayWire } from '../dns/relay.js';
 import type { Reply } from '../dns/reply.js';
 import { configError } from '../corefile/errors.js';
@@ -402,8 +402,9 @@ export class DnsServer {
       ednsSize: maxUdp,
     };
     const echo = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: q.lname, edns: q.edns };
-    const m = l.zones.match(q.lname);
-    if (m === null) return encodeError(echo, RCODE.REFUSED, limits);
+    // Classes other than IN only where a plugin declares them (CoreDNS refuses them here too).
+    const m = q.qclass === QCLASS.IN || l.zones.servesClass(q.qclass) ? l.zones.match(q.lname) : null;
+    if (m === null) return this.dropped(l, q, raw, proto, remoteAddress, remotePort, echo, limits);
     const block = m.block;
     limits.recursionAvailable = block.recursive;
     if (q.edns && q.edns.version > 0) return encodeError(echo, RCODE.BADVERS, limits);
@@ -415,7 +416,7 @@ export class DnsServer {
     };
     let result: Reply | Promise<Reply>;
     try {
-      result = block.handler(req);
+      result = q.qclass === QCLASS.IN ? block.handler(req) : block.handlerFor(q.qclass)(req);
     } catch (err) {
       result = failure(err);
     }
@@ -429,6 +430,26 @@ export class DnsServer {
       });
     }
     return this.finish(block, req, result, echo, limits);
+  }
+
+  /** REFUSED before any block took the query; counted as CoreDNS counts it (zone "dropped"). */
+  private dropped(
+    l: Listener, q: ParsedQuery, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number,
+    echo: Parameters<typeof encodeReply>[0], limits: EncodeLimits,
+  ): Buffer {
+    const start = performance.now();
+    const out = encodeError(echo, RCODE.REFUSED, limits);
+    const obs = l.zones.droppedObservers;
+    if (obs.length === 0) return out;
+    const req: Request = {
+      id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
+      questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: '',
+      server: l.label, start, internal: false,
+    };
+    const r: Reply = { rcode: RCODE.REFUSED, aa: false, answer: [], authority: [], additional: [], by: 'server' };
+    const ms = performance.now() - start;
+    for (const o of obs) o.observeDropped!(req, r, out, ms);
+    return out;
   }
 
   private finish(block: Block, req: Request, r: Reply, echo: Parameters<typeof encodeReply>[0], limits: EncodeLimits): Buffer {

@@ -2,13 +2,13 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 
-/** Builds query bytes; `edns` adds an OPT record with that UDP size. */
-export function queryBytes(name: string, type: string, opts: { id?: number; edns?: number; do?: boolean; rd?: boolean } = {}): Buffer {
+/** Builds query bytes; `edns` adds an OPT record with that UDP size; `qclass` defaults to IN. */
+export function queryBytes(name: string, type: string, opts: { id?: number; edns?: number; do?: boolean; rd?: boolean; qclass?: 'IN' | 'CS' | 'CH' | 'HS' | 'ANY' } = {}): Buffer {
   const p: Packet = {
     type: 'query',
     id: opts.id ?? Math.floor(Math.random() * 65535),
     flags: opts.rd === false ? 0 : dnsPacket.RECURSION_DESIRED,
-    questions: [{ type: type as 'A', name, class: 'IN' }],
+    questions: [{ type: type as 'A', name, class: opts.qclass ?? 'IN' }],
   };
   if (opts.edns !== undefined) {
     p.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns, flags: opts.do ? dnsPacket.DNSSEC_OK : 0, options: [] } as never];

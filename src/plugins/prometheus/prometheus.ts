@@ -1,7 +1,7 @@
 import type { Reply } from '../../dns/reply.js';
 import { reply, type HttpEndpoints } from '../../metrics/http.js';
 import { exportToPrimary } from '../../metrics/cluster.js';
-import type { ZoneSeries } from '../../metrics/dns.js';
+import { DROPPED_ZONE, type ZoneSeries } from '../../metrics/dns.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { Plugin, Request } from '../../server/plugin.js';
 import type { PrometheusOptions } from './setup.js';
@@ -30,6 +30,11 @@ export class PrometheusPlugin implements Plugin {
       this.lastServer = req.server;
     }
     s.record(req, r, wire, ms);
+  }
+
+  /** Refused before routing: CoreDNS reports these under zone "dropped". */
+  observeDropped(req: Request, r: Reply, wire: Buffer, ms: number): void {
+    this.metrics.dns.series(req.server, DROPPED_ZONE).record(req, r, wire, ms);
   }
 
   async start(): Promise<void> {
