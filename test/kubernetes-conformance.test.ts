@@ -5,7 +5,8 @@
 
 import { expect } from 'chai';
 import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
-import { rcodeOf, rrLines, tcpQuery, udpQuery } from './support/dns.js';
+import dnsPacket from 'dns-packet';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import type { Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
 
@@ -78,6 +79,22 @@ endpoints:
 ports: [{name: http, port: 80, protocol: TCP}]
 `;
 
+/** A headless service whose A answer (100 records) is larger than 1232 bytes. */
+const MANY = `
+apiVersion: v1
+kind: Service
+metadata: {name: many, namespace: demo}
+spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: many-1, namespace: demo, labels: {kubernetes.io/service-name: many}}
+addressType: IPv4
+endpoints:
+${Array.from({ length: 100 }, (_, i) => `  - {addresses: [10.2.0.${i + 1}]}`).join('\n')}
+ports: [{name: http, port: 80, protocol: TCP}]
+`;
+
 describe('kubernetes: conformance', function () {
   this.timeout(60_000);
   let dir: string;
@@ -89,7 +106,7 @@ describe('kubernetes: conformance', function () {
     upstream = await startUpstream({
       answer: (q) => (q.type === 'ANY' ? { answers: [{ name: q.name, type: 'TXT', ttl: 60, data: ['from upstream'] }] } : {}),
     });
-    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'plain.yaml': PLAIN, 'shared.yaml': SHARED_TARGETS });
+    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'plain.yaml': PLAIN, 'shared.yaml': SHARED_TARGETS, 'many.yaml': MANY });
     srv = await start(`
 cluster.local {
     kubernetes cluster.local {
@@ -174,6 +191,24 @@ cluster.local {
       }
       expect(upstream.queries.filter((q) => q.qclass !== 'IN')).to.deep.equal([]);
       expectAnswer(await ask(port, `web.demo.svc.${Z}`, 'A'), [`web.demo.svc.${Z} 30 A 10.96.1.10`]);
+    });
+  });
+
+  describe('UDP size (DNS Flag Day 2020)', () => {
+    it('caps UDP answers at 1232 bytes whatever buffer the client announces; TCP carries the whole answer', async () => {
+      const name = `many.demo.svc.${Z}`;
+      for (const edns of [1232, 4096, 65535]) {
+        const raw = await udpRaw(port, queryBytes(name, 'A', { edns }));
+        expect(raw!.length, `EDNS ${edns}`).to.be.at.most(1232);
+        const p = dnsPacket.decode(raw!);
+        expect(p.flag_tc).to.equal(true);
+        expect((p.additionals!.find((r) => r.type === 'OPT') as unknown as { udpPayloadSize: number }).udpPayloadSize).to.equal(1232);
+      }
+      const plain = await udpRaw(port, queryBytes(name, 'A'));
+      expect(plain!.length).to.be.at.most(512);
+      const all = await tcpQuery(port, name, 'A', { edns: 4096 });
+      expect(all.flag_tc).to.equal(false);
+      expect(all.answers).to.have.length(100);
     });
   });
 });

@@ -107,6 +107,8 @@ sub.example.org {
     const raw2 = await udpRaw(srv.port, queryBytes('big.example.org', 'A', { edns: 4096 }));
     expect(raw2!.length).to.be.at.most(1232);
     const c = dnsPacket.decode(raw2!);
+    const ours = c.additionals!.find((r) => r.type === 'OPT') as unknown as { udpPayloadSize: number };
+    expect(ours.udpPayloadSize).to.equal(1232, 'we advertise the size we keep to');
     // (1232 - 12 header - 21 question - 11 OPT) / 16 bytes per compressed A record.
     expect(c.answers).to.have.length(74);
     expect(c.flag_tc).to.equal(true);

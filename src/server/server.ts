@@ -14,7 +14,11 @@ import { ZoneTable } from './route.js';
 import { TcpFramer } from './tcp.js';
 
 export interface ServerOptions {
-  /** Largest UDP answer we send to EDNS clients. */
+  /**
+   * Largest UDP answer we send to EDNS clients, and the size our OPT
+   * advertises: default 1232 (DNS Flag Day 2020, no IP fragmentation),
+   * whatever larger buffer a client announces. Without EDNS: 512.
+   */
   maxUdpSize?: number;
   /** TCP connections idle longer than this are closed (CoreDNS: 10 s). */
   tcpIdleMs?: number;
