@@ -7,7 +7,9 @@ import { expect } from 'chai';
 import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
 import dnsPacket from 'dns-packet';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
-import type { Running } from './support/server.js';
+import { setLogSink } from '../src/log.js';
+import { httpGet } from './support/ops.js';
+import { freePort, type Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
 
 const Z = 'cluster.local';
@@ -95,26 +97,69 @@ ${Array.from({ length: 100 }, (_, i) => `  - {addresses: [10.2.0.${i + 1}]}`).jo
 ports: [{name: http, port: 80, protocol: TCP}]
 `;
 
+/** 323 characters: five 63-character labels and "com". */
+const LONG_EXTERNAL = `${Array.from({ length: 5 }, () => 'x'.repeat(63)).join('.')}.com`;
+const LONG_HOST = 'h'.repeat(70);
+
+/** Object data the API would refuse but manifests (or a broken API) can carry. */
+const INVALID = `
+apiVersion: v1
+kind: Service
+metadata: {name: longext, namespace: demo}
+spec: {type: ExternalName, externalName: ${LONG_EXTERNAL}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bigport, namespace: demo}
+spec:
+  clusterIP: 10.96.7.1
+  ports: [{name: big, port: 70000, protocol: TCP}, {name: http, port: 80, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: longhost, namespace: demo}
+spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: longhost-1, namespace: demo, labels: {kubernetes.io/service-name: longhost}}
+addressType: IPv4
+endpoints:
+  - {addresses: [10.1.7.1], hostname: ${LONG_HOST}}
+  - {addresses: [10.1.7.2], hostname: ok-0}
+ports: [{name: http, port: 80, protocol: TCP}, {name: huge, port: 99999, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${'n'.repeat(64)}, namespace: demo}
+spec: {clusterIP: 10.96.7.2, ports: [{name: http, port: 80, protocol: TCP}]}
+`;
+
 describe('kubernetes: conformance', function () {
   this.timeout(60_000);
   let dir: string;
   let srv: Running;
   let port: number;
   let upstream: Upstream;
+  let metricsPort: number;
+  const logs: string[] = [];
 
   before(async () => {
+    setLogSink((l) => logs.push(l));
+    metricsPort = await freePort();
     upstream = await startUpstream({
       answer: (q) => (q.type === 'ANY' ? { answers: [{ name: q.name, type: 'TXT', ttl: 60, data: ['from upstream'] }] } : {}),
     });
-    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'plain.yaml': PLAIN, 'shared.yaml': SHARED_TARGETS, 'many.yaml': MANY });
+    dir = writeCluster({ 'ns.yaml': NAMESPACE, 'plain.yaml': PLAIN, 'shared.yaml': SHARED_TARGETS, 'many.yaml': MANY, 'invalid.yaml': INVALID });
     srv = await start(`
-cluster.local {
-    kubernetes cluster.local {
+cluster.local in-addr.arpa {
+    kubernetes cluster.local in-addr.arpa {
         manifests ${dir}
         ttl 30
         # client-node takes seconds to import on a loaded machine
         startup_timeout 60s
     }
+    prometheus 127.0.0.1:${metricsPort}
 }
 . {
     forward . ${upstream.hostPort}
@@ -125,6 +170,7 @@ cluster.local {
   after(async () => {
     await srv?.stop();
     await upstream?.stop();
+    setLogSink(null);
     removeDir(dir);
   });
 
@@ -209,6 +255,51 @@ cluster.local {
       const all = await tcpQuery(port, name, 'A', { edns: 4096 });
       expect(all.flag_tc).to.equal(false);
       expect(all.answers).to.have.length(100);
+    });
+  });
+
+  describe('invalid object data never reaches the wire', () => {
+    it('a 323-character ExternalName is dropped: the name is NXDOMAIN, not a 327-octet CNAME', async () => {
+      for (const t of ['A', 'CNAME', 'TXT']) expectNx(await ask(port, `longext.demo.svc.${Z}`, t));
+    });
+
+    it('a 70-character hostname falls back to the dashed IP; the SRV answer is not SERVFAIL', async () => {
+      const lh = `longhost.demo.svc.${Z}`;
+      expectAnswer(await ask(port, `_http._tcp.${lh}`, 'SRV'), [
+        `_http._tcp.${lh} 30 SRV 0 50 80 10-1-7-1.${lh}`,
+        `_http._tcp.${lh} 30 SRV 0 50 80 ok-0.${lh}`,
+      ], [`10-1-7-1.${lh} 30 A 10.1.7.1`, `ok-0.${lh} 30 A 10.1.7.2`]);
+      expectAnswer(await ask(port, `10-1-7-1.${lh}`, 'A'), [`10-1-7-1.${lh} 30 A 10.1.7.1`]);
+    });
+
+    it('ports outside 1-65535 are not published (70000 is not 4464)', async () => {
+      const bp = `bigport.demo.svc.${Z}`;
+      expectNx(await ask(port, `_big._tcp.${bp}`, 'SRV'));
+      expectAnswer(await ask(port, bp, 'SRV'), [`${bp} 30 SRV 0 100 80 ${bp}`]);
+      expectNx(await ask(port, `_huge._tcp.longhost.demo.svc.${Z}`, 'SRV'));
+    });
+
+    it('a service whose name is no DNS label is left out', async () => {
+      // No query can spell a 64-character label, but its cluster IP's PTR would carry one (SERVFAIL).
+      expectNx(await ask(port, '2.7.96.10.in-addr.arpa', 'PTR'), 'in-addr.arpa 30 SOA ns.dns.in-addr.arpa hostmaster.in-addr.arpa SERIAL 7200 1800 86400 30');
+      expectAnswer(await ask(port, '1.7.96.10.in-addr.arpa', 'PTR'), [`1.7.96.10.in-addr.arpa 30 PTR bigport.demo.svc.${Z}`]);
+    });
+
+    it('each drop is logged as a warning and counted', async () => {
+      const warned = (field: string) => logs.some((l) => l.includes('level=warn') && l.includes(`invalid ${field} dropped`));
+      for (const f of ['externalName', 'hostname', 'port', 'name']) expect(warned(f), f).to.equal(true);
+      expect(logs.some((l) => l.includes('object=demo/longext') && l.includes('(323 characters)'))).to.equal(true);
+      const body = (await httpGet(metricsPort, '/metrics')).body;
+      const count = (kind: string, field: string): number => {
+        const m = new RegExp(`^clusterdns_kubernetes_invalid_fields_total\\{[^}]*kind="${kind}"[^}]*field="${field}"[^}]*\\} (\\d+)$`, 'm').exec(body)
+          ?? new RegExp(`^clusterdns_kubernetes_invalid_fields_total\\{[^}]*field="${field}"[^}]*kind="${kind}"[^}]*\\} (\\d+)$`, 'm').exec(body);
+        return m ? Number(m[1]) : 0;
+      };
+      expect(count('services', 'externalName')).to.be.at.least(1);
+      expect(count('services', 'port')).to.be.at.least(1);
+      expect(count('services', 'name')).to.be.at.least(1);
+      expect(count('endpointslices', 'hostname')).to.be.at.least(1);
+      expect(count('endpointslices', 'port')).to.be.at.least(1);
     });
   });
 });

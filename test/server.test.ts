@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { QCLASS, QTYPE, RCODE } from '../src/dns/constants.js';
+import type { RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import type { Handler, PluginDefinition, Request } from '../src/server/plugin.js';
 import { setLogSink } from '../src/log.js';
@@ -9,6 +10,21 @@ import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from
 import { startCorefile, type Running } from './support/server.js';
 
 const plugins = [...PLUGINS, answerPlugin];
+
+/** `badrecords`: a CNAME to a 256-octet name, an SRV with port 70000, or (fine.*) a valid SRV. */
+const badRecordsPlugin: PluginDefinition = {
+  name: 'badrecords',
+  setup: () => ({
+    name: 'badrecords',
+    serve(req: Request) {
+      const long = `${'b'.repeat(63)}.${'b'.repeat(63)}.${'b'.repeat(63)}.${'b'.repeat(62)}`; // 256 octets
+      const answer: RR[] = req.lname.startsWith('longtarget.')
+        ? [{ name: req.name, type: 'CNAME', ttl: 5, data: long }]
+        : [{ name: req.name, type: 'SRV', ttl: 5, data: { priority: 0, weight: 1, port: req.lname.startsWith('fine.') ? 80 : 70_000, target: 'x.example.net' } }];
+      return { rcode: RCODE.NOERROR, aa: true, by: 'badrecords', answer, authority: [], additional: [] };
+    },
+  }),
+};
 
 /** `chaostest`: answers CH TXT for version.<zone>, passes everything else on (a stand-in for a chaos plugin). */
 const chaosTestPlugin: PluginDefinition = {
@@ -242,6 +258,41 @@ sub.example.org {
         expect(rcodeOf(hs)).to.equal('REFUSED');
         const inClass = await query(s2.port, 'x.example.net', 'A');
         expect(rrLines(inClass.answers)).to.deep.equal(['x.example.net A 192.0.2.1']);
+      }
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  it('takes question names of 255 octets and answers FORMERR from 256 (RFC 1035 3.1)', async () => {
+    // Wire length: one octet per label length, the labels, and the root's 0.
+    const named = (octets: number): string => {
+      const zone = 'example.org'; // 13 octets on the wire with the root
+      let rest = octets - 13;
+      const labels: string[] = [];
+      while (rest > 0) { const l = Math.min(63, rest - 1); labels.push('a'.repeat(l)); rest -= l + 1; }
+      return `${labels.join('.')}.${zone}`;
+    };
+    expect(Buffer.byteLength(named(255)) + 2).to.equal(255);
+    expect(Buffer.byteLength(named(256)) + 2).to.equal(256);
+    for (const query of [udpQuery, tcpQuery]) {
+      expect(rcodeOf(await query(srv.port, named(255), 'A'))).to.equal('NOERROR');
+      const a = await query(srv.port, named(256), 'A');
+      expect(rcodeOf(a)).to.equal('FORMERR');
+      expect(a.answers ?? []).to.have.length(0);
+    }
+  });
+
+  it('never encodes a name over 255 octets or a port over 65535: SERVFAIL instead of a broken answer', async () => {
+    const s2 = await startCorefile('example.net {\n badrecords\n}\n', { plugins: [...plugins, badRecordsPlugin] });
+    try {
+      for (const query of [udpQuery, tcpQuery]) {
+        for (const name of ['longtarget.example.net', 'bigport.example.net']) {
+          const a = await query(s2.port, name, 'A');
+          expect(rcodeOf(a), name).to.equal('SERVFAIL');
+          expect(a.answers ?? []).to.have.length(0);
+        }
+        expect(rcodeOf(await query(s2.port, 'fine.example.net', 'A'))).to.equal('NOERROR');
       }
     } finally {
       await s2.stop();

@@ -58,22 +58,35 @@ class Writer {
     }
   }
 
-  /** Writes a name, compressing its longest known suffix into a pointer (RFC 1035 4.1.4). */
+  /**
+   * Writes a name, compressing its longest known suffix into a pointer (RFC
+   * 1035 4.1.4). A name longer than 255 octets (RFC 1035 3.1), counted as
+   * if uncompressed, is refused: the reply fails rather than go out broken.
+   */
   name(input: string, compress = true): void {
     let n = input.endsWith('.') ? input.slice(0, -1) : input;
     if (n === '' || n === '.') { this.u8(0); return; }
     if (n.includes('\\')) { this.escapedName(n); return; }
     let key = n.toLowerCase();
+    // Octets so far: the labels written, plus the root's.
+    let total = 1;
     for (;;) {
       if (compress) {
         const ptr = this.names.get(key);
-        if (ptr !== undefined) { this.u16(0xc000 | ptr); return; }
+        if (ptr !== undefined) {
+          // The suffix pointed at is 1 + byteLength(key) + 1 octets; a UTF-16 unit is at most 3 in UTF-8.
+          if (total + key.length * 3 + 1 > 255 && total + Buffer.byteLength(key) + 1 > 255) throw tooLong(input);
+          this.u16(0xc000 | ptr);
+          return;
+        }
         if (this.off < 0x4000) this.names.set(key, this.off);
       }
       const dot = n.indexOf('.');
       const label = dot < 0 ? n : n.slice(0, dot);
       const l = Buffer.byteLength(label);
       if (l === 0 || l > 63) throw new RangeError(`bad label in name "${input}"`);
+      total += 1 + l;
+      if (total > 255) throw tooLong(input);
       this.u8(l);
       this.off += this.buf.write(label, this.off, 'utf8');
       if (dot < 0) { this.u8(0); return; }
@@ -85,8 +98,11 @@ class Writer {
   /** Names carrying \. or \DDD escapes (only ever echoes of odd query names): no compression. */
   private escapedName(n: string): void {
     const bytes: number[] = [];
+    let total = 1;
     const flush = (): void => {
       if (bytes.length === 0 || bytes.length > 63) throw new RangeError(`bad label in name "${n}"`);
+      total += 1 + bytes.length;
+      if (total > 255) throw tooLong(n);
       this.u8(bytes.length);
       for (const b of bytes) this.u8(b);
       bytes.length = 0;
@@ -113,6 +129,10 @@ class Writer {
       if (b.length === 0) break;
     }
   }
+}
+
+function tooLong(name: string): RangeError {
+  return new RangeError(`name longer than 255 octets: "${name.length > 60 ? `${name.slice(0, 60)}...` : name}"`);
 }
 
 type AnyEncoder = { encode(rr: RR, buf: Buffer, offset: number): Buffer; encodingLength(rr: RR): number };
@@ -163,6 +183,8 @@ function writeData(w: Writer, rr: RR, type: number): void {
     }
     case QTYPE.SRV: {
       const srv = data as { priority?: number; weight?: number; port: number; target: string };
+      // u16() keeps the low 16 bits: port 70000 would go out as 4464.
+      if (!Number.isInteger(srv.port) || srv.port < 0 || srv.port > 65535) throw new RangeError(`bad SRV port ${srv.port}`);
       w.u16(srv.priority ?? 0);
       w.u16(srv.weight ?? 0);
       w.u16(srv.port);

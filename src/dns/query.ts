@@ -74,7 +74,8 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
     if (l === 0) { off++; break; }
     if (l > 63) return problem(false, RCODE.FORMERR, id, flags, 0, 'bad label');
     if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
-    if (at + l + 1 > 254) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
+    // RFC 1035 3.1: 255 octets at most, counting every length octet and the root's.
+    if (off - 12 + 1 + l + 1 > 255) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
     if (at > 0) nameScratch[at++] = 0x2e;
     for (let i = off + 1; i <= off + l; i++) {
       const c = raw[i]!;

@@ -43,6 +43,7 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
   clusterdns_kubernetes_relists_total: { type: 'counter', help: 'Full lists after the first one (watch history expired, restarts).' },
   clusterdns_kubernetes_watch_restarts_total: { type: 'counter', help: 'Watches that ended for any reason other than shutdown.' },
   clusterdns_kubernetes_watch_events_total: { type: 'counter', help: 'Watch events received.' },
+  clusterdns_kubernetes_invalid_fields_total: { type: 'counter', help: 'Object fields dropped on arrival because they cannot go into a DNS answer (bad name, ExternalName, hostname, port).' },
 };
 
 export interface PluginSample {
@@ -155,7 +156,7 @@ interface KubernetesLike {
    * it), per service kind ("cluster_ip", "headless_with_selector", ...).
    */
   programmingDurations?: Map<string, HistogramLike>;
-  store: { counts?(): Record<string, number>; syncedKindsList?(): string[] };
+  store: { counts?(): Record<string, number>; syncedKindsList?(): string[]; invalidCounts?(): Array<{ kind: string; field: string; count: number }> };
   /** The API watch source (private in the plugin; read duck-typed, may be a manifest source). */
   source?: { counters?(): Record<string, KindCounters> } | null;
 }
@@ -174,6 +175,11 @@ function readKubernetes(k: KubernetesLike, at: Placement): PluginSample[] {
       for (const sample of histogramSamples(family, { service_kind: kind }, h.bounds, h.counts, h.sum, h.count, true)) {
         out.push({ family, sample, monotonic: true });
       }
+    }
+  }
+  if (typeof k.store.invalidCounts === 'function') {
+    for (const { kind, field, count } of k.store.invalidCounts()) {
+      out.push({ family: 'clusterdns_kubernetes_invalid_fields_total', sample: { labels: { zones: at.zones, kind, field }, value: count }, monotonic: true });
     }
   }
   const kinds = new Set([...Object.keys(perKind), ...synced]);

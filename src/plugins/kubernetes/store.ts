@@ -32,6 +32,8 @@
 // swapped in at commit. So a relist never exposes half a state, and the list
 // never holds the plain records of a whole kind at once.
 
+import { isValidName } from '../../dns/names.js';
+import { log } from '../../log.js';
 import type { Kind, NamespaceRecord, PodRecord, PortRecord, RecordOf, ReplaceBatch, ServiceRecord, SliceRecord, StoreSink } from './objects.js';
 import { matchSelector, type LabelSelector } from './selector.js';
 
@@ -113,6 +115,13 @@ const MAX_VIEW_ENTRIES = 20_000;
 /** Interning tables start over past this many distinct values (records keep theirs). */
 const MAX_INTERNED = 10_000;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Service and namespace names become labels of answers: 1-63 octets, no dot (as the API enforces). */
+const NAME_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
+
+/** A field of an object that the store refused to put on the wire. */
+export type InvalidField = 'name' | 'namespace' | 'externalName' | 'hostname' | 'port';
+
+const validPort = (p: number): boolean => Number.isInteger(p) && p >= 1 && p <= 65535;
 
 /** The label an endpoint answers to under its service (CoreDNS's rules). */
 export function endpointLabel(ip: string, hostname: string, podName: string, podNames: boolean): string {
@@ -335,6 +344,8 @@ export class Store implements StoreSink {
   private waiters: Array<() => void> = [];
   private nsNames = new Map<string, string>();
   private portLists = new Map<string, readonly PortRecord[]>();
+  /** "kind/field" -> values dropped so far (clusterdns_kubernetes_invalid_fields_total). */
+  private readonly invalid = new Map<string, number>();
 
   constructor(private readonly opts: StoreOptions) {
     if (opts.required.length === 0) this.isSynced = true;
@@ -395,7 +406,7 @@ export class Store implements StoreSink {
     switch (kind) {
       case 'services': {
         const t = new ServiceTable();
-        return this.batch<ServiceRecord>((r) => { if (this.admits(r)) t.add(this.compactService(r)); }, () => {
+        return this.batch<ServiceRecord>((r) => { const v = this.checkService(r); if (v !== null && this.admits(v)) t.add(this.compactService(v)); }, () => {
           const same = t.same(this.services);
           this.services = t;
           if (!same) { this.clearViews(); this.changed(); }
@@ -404,7 +415,7 @@ export class Store implements StoreSink {
       case 'endpointslices': {
         if (this.opts.ignoreEndpoints) return NO_BATCH as ReplaceBatch<K>;
         const t = new SliceTable();
-        return this.batch<SliceRecord>((r) => t.add(this.compactSlice(r)), () => {
+        return this.batch<SliceRecord>((r) => t.add(this.compactSlice(this.checkSlice(r))), () => {
           const same = t.same(this.slices);
           this.slices = t;
           if (!same) { this.clearViews(); this.changed(); }
@@ -453,6 +464,14 @@ export class Store implements StoreSink {
   whenSynced(): Promise<void> {
     if (this.isSynced) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Fields dropped on arrival because they cannot go on the wire, per kind and field. */
+  invalidCounts(): Array<{ kind: Kind; field: InvalidField; count: number }> {
+    return [...this.invalid].map(([k, count]) => {
+      const [kind, field] = k.split('/') as [Kind, InvalidField];
+      return { kind, field, count };
+    });
   }
 
   counts(): Record<string, number> {
@@ -658,7 +677,9 @@ export class Store implements StoreSink {
     return { namespace: this.ns(r.namespace), name: r.name, ips: r.ips.length === 0 ? NONE : r.ips.slice() };
   }
 
-  private upsertService(r: ServiceRecord): void {
+  private upsertService(rec: ServiceRecord): void {
+    const r = this.checkService(rec);
+    if (r === null) return;
     const old = this.services.byName.get(r.namespace, r.name);
     if (!this.admits(r)) {
       if (old !== undefined) this.remove('services', r.namespace, r.name);
@@ -671,7 +692,8 @@ export class Store implements StoreSink {
     this.changed();
   }
 
-  private upsertSlice(r: SliceRecord): void {
+  private upsertSlice(rec: SliceRecord): void {
+    const r = this.checkSlice(rec);
     const old = this.slices.byName.get(r.namespace, r.name);
     const s = this.compactSlice(r);
     if (old !== undefined && sameSlice(old, s)) return;
@@ -679,6 +701,58 @@ export class Store implements StoreSink {
     if (old !== undefined && old.service !== s.service) this.dropView(old.namespace, old.service);
     this.dropView(s.namespace, s.service);
     this.changed();
+  }
+
+  // ---- what may reach the wire ------------------------------------------
+  //
+  // The API validates these fields, but manifests, old objects and broken
+  // servers do not always: a 300-character ExternalName would become a name
+  // longer than DNS allows, a 70-character hostname a label the encoder
+  // refuses (SERVFAIL for the whole answer), port 70000 a wrong port. Such a
+  // value is dropped here, once, with a warning and a count: a service with
+  // a bad name is left out, a bad ExternalName makes the name NXDOMAIN, a
+  // bad hostname falls back to the dashed IP, a bad port is not published.
+
+  private checkService(r: ServiceRecord): ServiceRecord | null {
+    if (!NAME_LABEL.test(r.name)) return this.reject('services', r, 'name', r.name);
+    if (!NAME_LABEL.test(r.namespace)) return this.reject('services', r, 'namespace', r.namespace);
+    let out = r;
+    if (r.externalName !== '' && !isValidName(r.externalName)) {
+      this.reject('services', r, 'externalName', r.externalName);
+      out = { ...out, externalName: '' };
+    }
+    const ports = this.checkPorts('services', r, r.ports);
+    return ports === r.ports ? out : { ...out, ports };
+  }
+
+  private checkSlice(r: SliceRecord): SliceRecord {
+    let out = r;
+    const ports = this.checkPorts('endpointslices', r, r.ports);
+    if (ports !== r.ports) out = { ...out, ports };
+    if (r.endpoints.some((e) => e.hostname !== '' && !DNS_LABEL.test(e.hostname))) {
+      out = {
+        ...out,
+        endpoints: r.endpoints.map((e) => {
+          if (e.hostname === '' || DNS_LABEL.test(e.hostname)) return e;
+          this.reject('endpointslices', r, 'hostname', e.hostname);
+          return { ...e, hostname: '' };
+        }),
+      };
+    }
+    return out;
+  }
+
+  private checkPorts(kind: Kind, r: { namespace: string; name: string }, ports: PortRecord[]): PortRecord[] {
+    if (ports.every((p) => validPort(p.port))) return ports;
+    return ports.filter((p) => validPort(p.port) || this.reject(kind, r, 'port', `${p.name || '(unnamed)'}=${p.port}`) !== null);
+  }
+
+  private reject(kind: Kind, r: { namespace: string; name: string }, field: InvalidField, value: string): null {
+    const k = `${kind}/${field}`;
+    this.invalid.set(k, (this.invalid.get(k) ?? 0) + 1);
+    const shown = value.length > 80 ? `${value.slice(0, 80)}... (${value.length} characters)` : value;
+    log('warn', 'kubernetes', `invalid ${field} dropped: it cannot go into a DNS answer`, { kind, object: `${r.namespace}/${r.name}`, value: shown });
+    return null;
   }
 
   private upsertNamespace(r: NamespaceRecord): void {
