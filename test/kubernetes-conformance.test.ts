@@ -6,6 +6,9 @@
 import { expect } from 'chai';
 import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
 import dnsPacket from 'dns-packet';
+import dgram from 'node:dgram';
+import { QTYPE } from '../src/dns/constants.js';
+import type { Computed } from '../src/plugins/kubernetes/answer.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import { setLogSink } from '../src/log.js';
 import { httpGet } from './support/ops.js';
@@ -134,6 +137,34 @@ kind: Service
 metadata: {name: ${'n'.repeat(64)}, namespace: demo}
 spec: {clusterIP: 10.96.7.2, ports: [{name: http, port: 80, protocol: TCP}]}
 `;
+
+/**
+ * Sends `names` as A queries over one UDP socket, at most `window` in
+ * flight, and resolves with how many were answered. A window that goes
+ * unanswered for 2 s is given up (loopback may drop under load).
+ */
+function udpFlood(port: number, names: string[], window = 256): Promise<number> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    let next = 0;
+    let inFlight = 0;
+    let answered = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const finish = (): void => { clearTimeout(idle); sock.close(); resolve(answered); };
+    const pump = (): void => {
+      clearTimeout(idle);
+      while (inFlight < window && next < names.length) {
+        sock.send(queryBytes(names[next]!, 'A', { id: next & 0xffff }), port, '127.0.0.1');
+        next++;
+        inFlight++;
+      }
+      if (inFlight === 0) { finish(); return; }
+      idle = setTimeout(() => { inFlight = 0; if (next >= names.length) finish(); else pump(); }, 2000);
+    };
+    sock.on('message', () => { answered++; inFlight = Math.max(0, inFlight - 1); pump(); });
+    pump();
+  });
+}
 
 describe('kubernetes: conformance', function () {
   this.timeout(60_000);
@@ -300,6 +331,28 @@ cluster.local in-addr.arpa {
       expect(count('services', 'name')).to.be.at.least(1);
       expect(count('endpointslices', 'hostname')).to.be.at.least(1);
       expect(count('endpointslices', 'port')).to.be.at.least(1);
+    });
+  });
+
+  describe('answer memo under a flood of random names', () => {
+    it('evicts the least recently used answers: names in use survive 60,000 random ones', async function () {
+      this.timeout(180_000);
+      const k = srv.server.currentBlocks()[0]!.plugins.find((p) => p.name === 'kubernetes') as unknown as {
+        answers: { lookup(lname: string, qtype: number, zone: string): Computed; memoSize: number };
+      };
+      const real = `web.demo.svc.${Z}`;
+      expectAnswer(await ask(port, real, 'A'), [`${real} 30 A 10.96.1.10`]);
+      const before = k.answers.lookup(real, QTYPE.A, Z);
+      let answered = 0;
+      for (let round = 0; round < 60; round++) {
+        const names = Array.from({ length: 1000 }, (_, i) => `r${round}-${i}-${Math.random().toString(36).slice(2, 8)}.demo.svc.${Z}`);
+        answered += await udpFlood(port, names);
+        // Real clients keep asking the real name, over both transports.
+        expectAnswer(await ask(port, real, 'A'), [`${real} 30 A 10.96.1.10`]);
+      }
+      expect(answered).to.be.above(50_000, 'enough of the flood reached the server to fill the memo');
+      expect(k.answers.memoSize).to.be.at.most(50_000);
+      expect(k.answers.lookup(real, QTYPE.A, Z)).to.equal(before, 'the real name was never dropped from the memo');
     });
   });
 });

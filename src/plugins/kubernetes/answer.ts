@@ -6,13 +6,17 @@
 // store.gen; the first lookup that sees a new generation drops the whole
 // memo (and the per-zone SOA/negative replies, whose serial changed). This
 // is coarse but simple and always correct: an answer never outlives the
-// state it was computed from. The memo is bounded (MAX_MEMO entries).
+// state it was computed from. The memo is bounded (MAX_MEMO entries) and
+// evicts the least recently used: a flood of random names (every one an
+// NXDOMAIN to remember) pushes out only entries nobody asks for, where a
+// whole-memo clear at the bound made every real name a miss at once.
 //
 // Replies are shared between queries: nothing downstream mutates them (the
 // encoder only reads). Owner names are the lower-case query name; the
 // encoder compresses them into a pointer at the question, so the client's
 // spelling comes back.
 
+import { LRUCache } from 'lru-cache';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import { parseName, podIP, type Asked } from './names.js';
@@ -47,8 +51,8 @@ const isV6 = (ip: string): boolean => ip.includes(':');
 interface ZoneReplies { soa: RR; nxdomain: Reply; nodata: Reply; servfail: Reply }
 
 export class Answerer {
-  private memo = new Map<number, Map<string, Computed>>();
-  private memoSize = 0;
+  /** Keyed "<qtype>/<lname>": the type has no "/", so the key is unambiguous. */
+  private memo = new LRUCache<string, Computed>({ max: MAX_MEMO });
   private memoGen = -1;
   private zoneReplies = new Map<string, ZoneReplies>();
   private readonly negTtl: number;
@@ -62,24 +66,20 @@ export class Answerer {
   /** The memoized answer for a name at or below `zone` (one of cfg.zones). */
   lookup(lname: string, qtype: number, zone: string): Computed {
     this.fresh();
-    let m = this.memo.get(qtype);
-    if (m === undefined) {
-      m = new Map();
-      this.memo.set(qtype, m);
-    }
-    let c = m.get(lname);
+    const key = `${qtype}/${lname}`;
+    let c = this.memo.get(key);
     if (c !== undefined) return c;
     c = this.compute(lname, qtype, zone);
     // A finished answer gets its own Reply (sections still shared), so the
     // server can keep its wire encoding for this one question.
     if (c.chase === null) c = { reply: { ...c.reply, reusable: true }, chase: null };
-    if (this.memoSize >= MAX_MEMO) {
-      for (const mm of this.memo.values()) mm.clear();
-      this.memoSize = 0;
-    }
-    m.set(lname, c);
-    this.memoSize++;
+    this.memo.set(key, c);
     return c;
+  }
+
+  /** Entries in the answer memo (tests, benchmarks). */
+  get memoSize(): number {
+    return this.memo.size;
   }
 
   /** Shared negative / failure replies of a zone (SOA in authority, AA set). */
@@ -102,8 +102,7 @@ export class Answerer {
   private fresh(): void {
     const gen = this.store.gen;
     if (gen === this.memoGen) return;
-    for (const m of this.memo.values()) m.clear();
-    this.memoSize = 0;
+    this.memo.clear();
     this.zoneReplies.clear();
     this.memoGen = gen;
   }
