@@ -5,8 +5,9 @@ import type { Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
-import { CancelledError, type Exchange, Upstream } from './upstream.js';
-import { buildQuery, rcodeOfWire } from './wire.js';
+import type { CheckedReply } from '../../dns/wire.js';
+import { CancelledError, type QueryExchange, Upstream } from './upstream.js';
+import { buildQuery } from './wire.js';
 
 /** UDP size we advertise on queries we build ourselves (no client OPT to forward). */
 const OWN_EDNS_SIZE = 1232;
@@ -15,8 +16,9 @@ function empty(rcode: number, error?: Error): Reply {
   return { rcode, aa: false, answer: [], authority: [], additional: [], by: 'forward', error };
 }
 
-function relay(wire: Buffer): Reply {
-  return { rcode: rcodeOfWire(wire), aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
+function relay(c: CheckedReply): Reply {
+  const wire = c.wire;
+  return { rcode: c.rcode, aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
 }
 
 /** One `forward FROM TO...` line: its upstreams, policy and limits. */
@@ -103,10 +105,10 @@ export class ForwardRoute {
 
     this.inflight++;
     return new Promise<Reply>((resolve) => {
-      const running: Array<{ u: Upstream; ex: Exchange; at: number }> = [];
+      const running: Array<{ u: Upstream; ex: QueryExchange; at: number }> = [];
       let launched = 0;
       let done = false;
-      let fallback: Buffer | null = null;
+      let fallback: CheckedReply | null = null;
       let lastError: Error | null = null;
       let stepTimer: NodeJS.Timeout | null = null;
 
@@ -141,17 +143,17 @@ export class ForwardRoute {
           if (i >= 0) running.splice(i, 1);
         };
         entry.ex.promise.then(
-          (wire) => {
+          (reply) => {
             if (done) return;
             leave();
             u.success();
-            if (o.failover.has(rcodeOfWire(wire)) && launched < plan.length) {
+            if (o.failover.has(reply.rcode) && launched < plan.length) {
               // Keep this answer in case nobody does better, and ask the next upstream now.
-              fallback = wire;
+              fallback = reply;
               launch();
               return;
             }
-            finish(relay(wire));
+            finish(relay(reply));
           },
           (err: unknown) => {
             if (done || err instanceof CancelledError) return;
