@@ -43,3 +43,14 @@ export const NO_RECORDS: RR[] = [];
 export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
   return { rcode, aa, answer, authority, additional, by };
 }
+
+/**
+ * An error that repeats query after query with one cause (an upstream that
+ * does not answer, a full max_concurrent): the `errors` plugin logs the
+ * first one and then one line per period with a count, per `key`.
+ */
+export class RepeatedError extends Error {
+  constructor(message: string, readonly key: string) {
+    super(message);
+  }
+}
