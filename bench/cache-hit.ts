@@ -62,7 +62,7 @@ function chain(origin: Handler, lb: boolean): Handler {
 /** One query as the server does it: chain, then encode or relay. */
 function once(h: Handler): Buffer {
   const r = h(req) as Reply;
-  return r.wire ? relayWire(echo, r.wire, limits) : encodeReply(echo, r, limits);
+  return r.wire ? relayWire(echo, r as Reply & { wire: Buffer }, limits) : encodeReply(echo, r, limits);
 }
 
 function measure(label: string, h: Handler): number {

@@ -218,15 +218,24 @@ function writeData(w: Writer, rr: RR, type: number): void {
 }
 
 function writeOpt(w: Writer, limits: EncodeLimits, edns: Edns, rcode: number): void {
-  w.u8(0);
-  w.u16(QTYPE.OPT);
-  w.u16(limits.ednsSize);
-  // Extended rcode (upper 8 bits), version 0, DO echoed (RFC 3225).
-  w.u32(((rcode >> 4) << 24) | (edns.do ? 0x8000 : 0));
-  w.u16(0);
+  writeOptAt(w.buf, w.off, limits.ednsSize, edns, rcode);
+  w.off += OPT_SIZE;
 }
 
-const OPT_SIZE = 11;
+export const OPT_SIZE = 11;
+
+/**
+ * Our OPT record at `at` (OPT_SIZE bytes): our UDP size, the extended
+ * rcode's upper bits, version 0, DO echoed (RFC 3225), no options and no
+ * other flags. The only OPT we ever send: OPT is hop-by-hop (RFC 6891 6.1.1).
+ */
+export function writeOptAt(buf: Buffer, at: number, udpSize: number, edns: Edns, rcode: number): void {
+  buf[at] = 0;
+  buf.writeUInt16BE(QTYPE.OPT, at + 1);
+  buf.writeUInt16BE(udpSize, at + 3);
+  buf.writeUInt32BE((((rcode >> 4) & 0xff) << 24 | (edns.do ? 0x8000 : 0)) >>> 0, at + 5);
+  buf.writeUInt16BE(0, at + 9);
+}
 
 /**
  * Encodes a reply for the query, within `limits.maxSize`: records are

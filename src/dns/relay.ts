@@ -1,27 +1,42 @@
 import dnsPacket from 'dns-packet';
-import { FLAG } from './constants.js';
-import { encodeReply, type EncodeLimits, type QueryEcho } from './encode.js';
+import { FLAG, RCODE } from './constants.js';
+import { encodeError, encodeReply, OPT_SIZE, writeOptAt, type EncodeLimits, type QueryEcho } from './encode.js';
 import type { Reply, RR } from './reply.js';
 
 /**
- * Sends an upstream's message on as it came (rcode, TTLs, flags), with the
- * client's ID and question spelling. Only when it is too big for the
- * client's buffer is it decoded and re-encoded, cut at a record boundary.
+ * Sends an upstream's message on as it came (rcode, TTLs, flags, sections),
+ * with the client's ID and question spelling, and our own OPT record when
+ * the client sent one: `wire` never carries an OPT (forward takes the
+ * upstream's out, OPT is hop-by-hop), except an `addressed` one, which is
+ * already this query's whole answer. Only when the message is too big for
+ * the client's buffer is it decoded and re-encoded, cut at a record boundary.
  */
-export function relayWire(q: QueryEcho, wire: Buffer, limits: EncodeLimits, addressed = false): Buffer {
-  if (addressed && wire.length <= limits.maxSize) return wire;
+export function relayWire(q: QueryEcho, r: Reply & { wire: Buffer }, limits: EncodeLimits): Buffer {
+  const wire = r.wire;
+  if (r.addressed === true && wire.length <= limits.maxSize) return wire;
+  // An extended rcode (RFC 6891 6.1.3) can't be said to a client without EDNS.
+  if (r.rcode > 0xf && q.edns === null) return encodeError(q, RCODE.SERVFAIL, limits);
+  const optLen = q.edns !== null && r.addressed !== true ? OPT_SIZE : 0;
   const sameQuestion = wire.length >= q.questionEnd && wire.readUInt16BE(4) === 1 &&
     wire.subarray(12, q.questionEnd).equals(q.raw.subarray(12, q.questionEnd));
   const questionMatchesIgnoringCase = sameQuestion ||
     (wire.length >= q.questionEnd && wire.toString('latin1', 12, q.questionEnd).toLowerCase() ===
       q.raw.toString('latin1', 12, q.questionEnd).toLowerCase());
-  if (wire.length <= limits.maxSize && questionMatchesIgnoringCase) {
-    const out = Buffer.from(wire);
+  if (wire.length + optLen <= limits.maxSize && questionMatchesIgnoringCase) {
+    const len = wire.length;
+    const out = Buffer.allocUnsafe(len + optLen);
+    wire.copy(out);
     out.writeUInt16BE(q.id, 0);
     if (!sameQuestion) q.raw.copy(out, 12, 12, q.questionEnd);
+    if (optLen > 0) {
+      writeOptAt(out, len, limits.ednsSize, q.edns!, r.rcode);
+      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    }
     return out;
   }
-  return encodeReply(q, sectionsOf(wire), limits);
+  const s = sectionsOf(wire);
+  if (r.rcode > 0xf) s.rcode = r.rcode;
+  return encodeReply(q, s, limits);
 }
 
 /** A message's sections as a Reply (OPT left out: the encoder writes our own). */

@@ -15,10 +15,15 @@ export interface Reply {
   answer: RR[];
   authority: RR[];
   additional: RR[];
+  /**
+   * A whole DNS message to relay. Never with an OPT record (OPT is hop-by-hop:
+   * the server writes ours), unless `addressed`. With `wire`, `rcode` is the
+   * full rcode, extended bits included.
+   */
   wire?: Buffer;
   /** Name of the plugin that produced the reply (metrics label, log). */
   by?: string;
-  /** `wire` already carries this query's ID, flags and question spelling: send it as is when it fits. */
+  /** `wire` already is this query's whole answer (ID, flags, question spelling, our OPT): send it as is when it fits. */
   addressed?: boolean;
   /** Why the reply is a failure, for the `errors` plugin. */
   error?: Error;
@@ -37,4 +42,15 @@ export const NO_RECORDS: RR[] = [];
 
 export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
   return { rcode, aa, answer, authority, additional, by };
+}
+
+/**
+ * An error that repeats query after query with one cause (an upstream that
+ * does not answer, a full max_concurrent): the `errors` plugin logs the
+ * first one and then one line per period with a count, per `key`.
+ */
+export class RepeatedError extends Error {
+  constructor(message: string, readonly key: string) {
+    super(message);
+  }
 }

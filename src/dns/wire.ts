@@ -133,3 +133,127 @@ export function walkMessage(buf: Buffer): WireView | null {
   }
   return { flags, rcode: flags & 0xf, qdcount: qd, questionEnd, qtype, qclass, records, opt };
 }
+
+/**
+ * Offset just past a name at `off` as it sits in the message (a pointer
+ * ends it), or -1 unless the whole name decodes: labels within the buffer,
+ * at most 255 bytes, no extended label types, and every compression pointer
+ * aiming strictly before itself, which rules out loops.
+ */
+export function strictNameEnd(buf: Buffer, off: number): number {
+  const len = buf.length;
+  let end = -1;
+  let total = 1;
+  for (;;) {
+    if (off >= len) return -1;
+    const l = buf[off]!;
+    if (l === 0) return end >= 0 ? end : off + 1;
+    if ((l & 0xc0) === 0xc0) {
+      if (off + 1 >= len) return -1;
+      const target = ((l & 0x3f) << 8) | buf[off + 1]!;
+      if (target >= off) return -1;
+      if (end < 0) end = off + 2;
+      off = target;
+      continue;
+    }
+    if (l > 63) return -1;
+    total += l + 1;
+    if (total > 255 || off + 1 + l > len) return -1;
+    off += 1 + l;
+  }
+}
+
+/** An upstream reply that decoded completely, with its OPT record taken out. */
+export interface CheckedReply {
+  /**
+   * Header, question and records up to (not including) the OPT record, with
+   * ARCOUNT adjusted; the input itself when there was nothing to take out.
+   * OPT is hop-by-hop (RFC 6891 6.1.1): whoever sends this on adds its own.
+   */
+  wire: Buffer;
+  /** The full rcode: header bits plus the OPT's extended bits. */
+  rcode: number;
+}
+
+// RDATA that is exactly one domain name: NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME.
+const ONE_NAME = new Set([2, 3, 4, 5, 7, 8, 9, 12, 39]);
+
+/** Does the RDATA of a type we know the layout of decode and fill exactly rdLen? */
+function rdataOk(buf: Buffer, type: number, at: number, end: number): boolean {
+  const n = end - at;
+  if (ONE_NAME.has(type)) return strictNameEnd(buf, at) === end;
+  switch (type) {
+    case QTYPE.A: return n === 4;
+    case QTYPE.AAAA: return n === 16;
+    case QTYPE.MX: case 18 /* AFSDB */: case 21 /* RT */:
+      return n > 2 && strictNameEnd(buf, at + 2) === end;
+    case QTYPE.SRV: return n > 6 && strictNameEnd(buf, at + 6) === end;
+    case QTYPE.SOA: {
+      let off = strictNameEnd(buf, at);
+      if (off < 0 || off > end) return false;
+      off = strictNameEnd(buf, off);
+      return off >= 0 && off + 20 === end;
+    }
+    case QTYPE.TXT: {
+      if (n === 0) return false;
+      let off = at;
+      while (off < end) off += 1 + buf[off]!;
+      return off === end;
+    }
+    case QTYPE.OPT: {
+      let off = at;
+      while (off + 4 <= end) off += 4 + buf.readUInt16BE(off + 2);
+      return off === end;
+    }
+    default: return true;
+  }
+}
+
+/**
+ * Checks an upstream's reply end to end before anything is cached or
+ * relayed: one question, every record present as the header counts claim,
+ * every name (owners, and names inside RDATA of the types that carry them)
+ * decodable, fixed-size RDATA of the right size, at most one OPT and only
+ * in the additional section. Returns why not as a string.
+ */
+export function checkUpstreamReply(buf: Buffer): CheckedReply | string {
+  const len = buf.length;
+  if (len < 12) return 'shorter than a header';
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (buf.readUInt16BE(4) !== 1) return 'not exactly one question';
+  const total = an + ns + ar;
+  if (12 + 5 + total * MIN_RR > len) return `header claims ${total} records, the message cannot hold them`;
+  let off = strictNameEnd(buf, 12);
+  if (off < 0 || off + 4 > len) return 'bad question';
+  off += 4;
+  let rcode = buf[3]! & 0xf;
+  let optAt = -1;
+  let beforeOpt = 0;
+  for (let i = 0; i < total; i++) {
+    const nameAt = off;
+    off = strictNameEnd(buf, off);
+    if (off < 0) return `record ${i + 1}: bad owner name`;
+    if (off + 10 > len) return `record ${i + 1} of ${total} is missing`;
+    const type = buf.readUInt16BE(off);
+    const rdLen = buf.readUInt16BE(off + 8);
+    const rdAt = off + 10;
+    const end = rdAt + rdLen;
+    if (end > len) return `record ${i + 1}: RDATA runs past the message`;
+    if (type === QTYPE.OPT) {
+      if (optAt >= 0) return 'two OPT records';
+      if (i < an + ns || buf[nameAt] !== 0) return 'OPT record out of place';
+      optAt = nameAt;
+      beforeOpt = i - an - ns;
+      rcode |= buf[off + 4]! << 4;
+    }
+    if (!rdataOk(buf, type, rdAt, end)) return `record ${i + 1}: bad ${type} RDATA`;
+    off = end;
+  }
+  if (optAt < 0) return { wire: off === len ? buf : buf.subarray(0, off), rcode };
+  // Records after OPT (TSIG, SIG(0)) are hop-by-hop as well; pointers only aim backwards, so the cut is safe.
+  const out = Buffer.from(buf.subarray(0, optAt));
+  out.writeUInt16BE(beforeOpt, 10);
+  return { wire: out, rcode };
+}

@@ -459,7 +459,7 @@ export class DnsServer {
   private finish(block: Block, req: Request, r: Reply, echo: Parameters<typeof encodeReply>[0], limits: EncodeLimits): Buffer {
     let out: Buffer;
     try {
-      out = r.wire ? relayWire(echo, r.wire, limits, r.addressed) : r.reusable ? encodeReusable(echo, r, limits) : encodeReply(echo, r, limits);
+      out = r.wire ? relayWire(echo, r as Reply & { wire: Buffer }, limits) : r.reusable ? encodeReusable(echo, r, limits) : encodeReply(echo, r, limits);
     } catch (err) {
       r = failure(err);
       out = encodeReply(echo, r, limits);

@@ -60,6 +60,22 @@ export interface UpstreamOptions {
   spoofFromOtherPort?: (q: UpstreamQuery) => Buffer[];
   /** Listen on this port (default: a free one the kernel picks). */
   port?: number;
+  /**
+   * The OPT record answers carry when the query had one: `false` for a
+   * server that does not speak EDNS (it ignores the query's OPT and answers
+   * without one); otherwise what to put in it (default: size 1232, no options).
+   */
+  edns?: false | EdnsReply;
+}
+
+/** The upstream's own OPT record: a size, flags and options meant for us only. */
+export interface EdnsReply {
+  udpPayloadSize?: number;
+  /** OPT flags (0x8000 DO). */
+  flags?: number;
+  /** Extended rcode (upper 8 bits), put in the OPT's TTL field. */
+  extendedRcode?: number;
+  options?: Array<{ code: number; data: Buffer }>;
 }
 
 export interface Upstream {
@@ -91,14 +107,20 @@ export function defaultAnswer(q: UpstreamQuery): AnswerSpec {
 }
 
 /** Encodes a reply to `q` from a spec: same ID, question as asked, OPT echoed if the query had one. */
-export function encodeAnswer(q: UpstreamQuery, spec: AnswerSpec, extra: { tc?: boolean; id?: number } = {}): Buffer {
+export function encodeAnswer(q: UpstreamQuery, spec: AnswerSpec, extra: { tc?: boolean; id?: number; edns?: false | EdnsReply } = {}): Buffer {
   const rcode = typeof spec.rcode === 'number' ? spec.rcode : RCODES[spec.rcode ?? 'NOERROR'] ?? 0;
   let flags = 0x8000 | (q.rd ? 0x0100 : 0) | (rcode & 0xf);
   if (spec.aa) flags |= 0x0400;
   if (spec.ra !== false) flags |= 0x0080;
   if (extra.tc) flags |= 0x0200;
   const additionals = [...(spec.additionals ?? [])];
-  if (q.ednsSize !== null) additionals.push({ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as never);
+  const e = extra.edns ?? {};
+  if (q.ednsSize !== null && e !== false) {
+    additionals.push({
+      type: 'OPT', name: '.', udpPayloadSize: e.udpPayloadSize ?? 1232, extendedRcode: e.extendedRcode ?? 0,
+      flags: e.flags ?? 0, options: e.options ?? [],
+    } as never);
+  }
   const p: Packet = {
     type: 'response',
     id: extra.id ?? q.id,
@@ -146,7 +168,7 @@ export async function startUpstream(initial: UpstreamOptions = {}): Promise<Upst
     const a = (opts.answer ?? defaultAnswer)(q);
     if (a === null) return null;
     if (Buffer.isBuffer(a)) return a;
-    return encodeAnswer(q, a, { tc: forUdp && opts.truncateUdp === true });
+    return encodeAnswer(q, a, { tc: forUdp && opts.truncateUdp === true, edns: opts.edns });
   };
 
   const bindUdp = async (port = 0): Promise<dgram.Socket> => {

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { FLAG, QTYPE, RCODE, UDP_EDNS_CAP } from '../../dns/constants.js';
+import { OPT_SIZE, writeOptAt } from '../../dns/encode.js';
 import { NO_RECORDS, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
@@ -201,7 +202,7 @@ export class CachePlugin implements Plugin {
     if (w !== null) {
       const edns = req.edns;
       const len = w.length;
-      const out = Buffer.allocUnsafe(edns ? len + 11 : len);
+      const out = Buffer.allocUnsafe(edns ? len + OPT_SIZE : len);
       w.copy(out, 0, 0, len);
       out.writeUInt16BE(req.id, 0);
       const qf = req.flags;
@@ -221,11 +222,7 @@ export class CachePlugin implements Plugin {
       }
       if (edns) {
         // Our own OPT (the upstream's may carry cookies or NSID meant for someone else).
-        out[len] = 0;
-        out.writeUInt16BE(QTYPE.OPT, len + 1);
-        out.writeUInt16BE(UDP_EDNS_CAP, len + 3);
-        out.writeUInt32BE(edns.do ? 0x8000 : 0, len + 5);
-        out.writeUInt16BE(0, len + 9);
+        writeOptAt(out, len, UDP_EDNS_CAP, edns, e.rcode);
         out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
       }
       // A fresh copy made for this query: the server sends it without copying again.

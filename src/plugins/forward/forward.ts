@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { FLAG, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
-import type { Reply } from '../../dns/reply.js';
+import { RepeatedError, type Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
+import { InflightLimit, sharedDefaultLimit } from './limit.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
-import { CancelledError, type Exchange, Upstream } from './upstream.js';
-import { buildQuery, rcodeOfWire } from './wire.js';
+import type { CheckedReply } from '../../dns/wire.js';
+import { CancelledError, type QueryExchange, Upstream } from './upstream.js';
+import { buildQuery } from './wire.js';
 
 /** UDP size we advertise on queries we build ourselves (no client OPT to forward). */
 const OWN_EDNS_SIZE = 1232;
@@ -15,18 +17,21 @@ function empty(rcode: number, error?: Error): Reply {
   return { rcode, aa: false, answer: [], authority: [], additional: [], by: 'forward', error };
 }
 
-function relay(wire: Buffer): Reply {
-  return { rcode: rcodeOfWire(wire), aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
+function relay(c: CheckedReply): Reply {
+  const wire = c.wire;
+  return { rcode: c.rcode, aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
 }
 
 /** One `forward FROM TO...` line: its upstreams, policy and limits. */
 export class ForwardRoute {
   readonly upstreams: Upstream[];
-  inflight = 0;
+  /** This line's max_concurrent, or the process-wide default bound. */
+  readonly limit: InflightLimit;
   private rr = 0;
 
   constructor(readonly opts: RouteOptions, private readonly metrics: ForwardMetrics) {
     this.upstreams = opts.to.map((a) => new Upstream(a, opts.transport, metrics));
+    this.limit = opts.maxConcurrent > 0 ? new InflightLimit(opts.maxConcurrent) : sharedDefaultLimit();
   }
 
   /** Does this line take the name? (under FROM, not under an `except` name) */
@@ -78,12 +83,14 @@ export class ForwardRoute {
    */
   forward(req: Request): Reply | Promise<Reply> {
     const o = this.opts;
-    if (o.maxConcurrent > 0 && this.inflight >= o.maxConcurrent) {
-      this.metrics.maxConcurrentRejects++;
-      return empty(RCODE.REFUSED, new Error(`concurrent queries exceeded maximum ${o.maxConcurrent}`));
-    }
     const cands = this.candidates();
     if (cands.length === 0) return empty(RCODE.SERVFAIL, new Error('no healthy upstream (failfast_all_unhealthy_upstreams)'));
+    const limit = this.limit;
+    if (!limit.take()) {
+      this.metrics.maxConcurrentRejects++;
+      const what = limit.implicit ? `${limit.max} (the default bound; set max_concurrent to change it)` : String(limit.max);
+      return empty(RCODE.REFUSED, new RepeatedError(`concurrent queries exceeded maximum ${what}`, `forward: max_concurrent ${what}`));
+    }
 
     let query: Buffer;
     let qend: number;
@@ -101,19 +108,18 @@ export class ForwardRoute {
     const step = budget / plan.length;
     const start = performance.now();
 
-    this.inflight++;
     return new Promise<Reply>((resolve) => {
-      const running: Array<{ u: Upstream; ex: Exchange; at: number }> = [];
+      const running: Array<{ u: Upstream; ex: QueryExchange; at: number }> = [];
       let launched = 0;
       let done = false;
-      let fallback: Buffer | null = null;
+      let fallback: CheckedReply | null = null;
       let lastError: Error | null = null;
       let stepTimer: NodeJS.Timeout | null = null;
 
       const finish = (r: Reply, budgetSpent = false): void => {
         if (done) return;
         done = true;
-        this.inflight--;
+        limit.release();
         clearTimeout(deadline);
         if (stepTimer) clearTimeout(stepTimer);
         const now = performance.now();
@@ -141,17 +147,17 @@ export class ForwardRoute {
           if (i >= 0) running.splice(i, 1);
         };
         entry.ex.promise.then(
-          (wire) => {
+          (reply) => {
             if (done) return;
             leave();
             u.success();
-            if (o.failover.has(rcodeOfWire(wire)) && launched < plan.length) {
+            if (o.failover.has(reply.rcode) && launched < plan.length) {
               // Keep this answer in case nobody does better, and ask the next upstream now.
-              fallback = wire;
+              fallback = reply;
               launch();
               return;
             }
-            finish(relay(wire));
+            finish(relay(reply));
           },
           (err: unknown) => {
             if (done || err instanceof CancelledError) return;
@@ -174,7 +180,7 @@ export class ForwardRoute {
     this.metrics.noAnswer++;
     const to = this.upstreams.map((u) => u.to).join(', ');
     const why = cause ? `: ${cause.message}` : '';
-    return empty(RCODE.SERVFAIL, new Error(`no answer from ${to} within ${this.opts.readTimeoutMs}ms for ${req.name || '.'}${why}`));
+    return empty(RCODE.SERVFAIL, new RepeatedError(`no answer from ${to} within ${this.opts.readTimeoutMs}ms for ${req.name || '.'}${why}`, `forward: no answer from ${to}`));
   }
 
   stop(): void {

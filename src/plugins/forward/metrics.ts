@@ -33,8 +33,10 @@ export interface UpstreamCounters {
   durations: Map<number, Histogram>;
   /** Failed health checks (coredns_proxy_healthcheck_failures_total{to}). */
   healthcheckFailures: number;
-  /** Attempts that got no usable reply (timeout, refused, connection error). */
+  /** Attempts that got no usable reply (timeout, refused, connection error, malformed reply). */
   failures: number;
+  /** Replies that passed the poisoning checks but did not decode (answered SERVFAIL, never cached). */
+  malformed: number;
   /** Pooled TCP connection reused / dialled (coredns_proxy_conn_cache_{hits,misses}_total{proto="tcp"}). */
   connCacheHits: number;
   connCacheMisses: number;
@@ -60,7 +62,7 @@ export class ForwardMetrics {
   upstream(to: string): UpstreamCounters {
     let c = this.upstreams.get(to);
     if (!c) {
-      c = { requests: 0, responses: new Map(), durations: new Map(), healthcheckFailures: 0, failures: 0, connCacheHits: 0, connCacheMisses: 0 };
+      c = { requests: 0, responses: new Map(), durations: new Map(), healthcheckFailures: 0, failures: 0, malformed: 0, connCacheHits: 0, connCacheMisses: 0 };
       this.upstreams.set(to, c);
     }
     return c;

@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { QTYPE } from '../../dns/constants.js';
+import { checkUpstreamReply, type CheckedReply } from '../../dns/wire.js';
 import { log } from '../../log.js';
 import { TcpFramer } from '../../server/tcp.js';
 import type { ForwardMetrics, UpstreamCounters } from './metrics.js';
@@ -39,9 +40,18 @@ export interface Exchange {
   cancel(): void;
 }
 
+/** A query to one upstream under way: its checked reply, and a way to abandon it. */
+export interface QueryExchange {
+  promise: Promise<CheckedReply>;
+  cancel(): void;
+}
+
 export class CancelledError extends Error {
   constructor() { super('cancelled'); }
 }
+
+/** The upstream answered with bytes that do not decode as a DNS message. */
+export class MalformedReplyError extends Error {}
 
 class TimeoutError extends Error {}
 
@@ -178,17 +188,19 @@ export class Upstream {
 
   /**
    * Sends `query` (any ID; each exchange gets a fresh random one) and resolves
-   * with the upstream's reply. `proto` 'udp' falls back to TCP when the
-   * reply is truncated. Counts the attempt and its reply.
+   * with the upstream's reply, checked end to end and without its OPT
+   * (checkUpstreamReply); a reply that does not decode rejects with a
+   * MalformedReplyError. `proto` 'udp' falls back to TCP when the reply is
+   * truncated. Counts the attempt and its reply.
    */
-  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number): Exchange {
+  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number): QueryExchange {
     const deadline = performance.now() + timeoutMs;
     const question = query.subarray(12, qend);
     this.counters.requests++;
     const started = performance.now();
     let current: Exchange | null = null;
     let cancelled = false;
-    const run = async (): Promise<Buffer> => {
+    const run = async (): Promise<CheckedReply> => {
       let reply: Buffer;
       if (proto === 'udp') {
         current = this.udp(query, question, timeoutMs);
@@ -201,8 +213,13 @@ export class Upstream {
         current = this.tcp(query, question, timeoutMs);
         reply = await current.promise;
       }
-      this.metrics.response(this.to, rcodeOfWire(reply), (performance.now() - started) / 1000);
-      return reply;
+      const checked = checkUpstreamReply(reply);
+      if (typeof checked === 'string') {
+        this.counters.malformed++;
+        throw new MalformedReplyError(`malformed reply from ${this.to}: ${checked}`);
+      }
+      this.metrics.response(this.to, checked.rcode, (performance.now() - started) / 1000);
+      return checked;
     };
     const promise = run();
     return {

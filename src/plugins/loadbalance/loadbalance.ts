@@ -101,7 +101,7 @@ export function shuffleReply(r: Reply): Reply {
   if (r.wire !== undefined) {
     const w = shuffleWire(r.wire);
     if (w === r.wire) return r;
-    if (w !== null) return { rcode: r.rcode, aa: r.aa, answer: r.answer, authority: r.authority, additional: r.additional, wire: w, by: r.by };
+    if (w !== null) return { rcode: r.rcode, aa: r.aa, answer: r.answer, authority: r.authority, additional: r.additional, wire: w, by: r.by, addressed: r.addressed };
     // Reordering needed (a CNAME after an address, several MX): decode, as CoreDNS works on sections.
     let s: Reply;
     try { s = sectionsOf(r.wire); } catch { return r; }
