@@ -231,7 +231,7 @@ describe('TCP robustness', function () {
       });
       srv = await startCorefile(`. {\n  count\n  forward . ${upstream.hostPort}\n}\n`, { plugins });
       produced = 0;
-      const n = 4000;
+      const n = 3000;
       const c = await client(srv.port, { read: false });
       const msgs: Buffer[] = [];
       for (let i = 0; i < n; i++) msgs.push(queryBytes(`n${i % 50}.fwd.test`, 'A', { id: i }));

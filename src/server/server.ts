@@ -352,7 +352,11 @@ export class DnsServer {
   private onTcp(l: Listener, slots: TcpSlots, sock: net.Socket): void {
     const remote = sock.remoteAddress ?? '';
     const rport = sock.remotePort ?? 0;
-    if (this.closing || !slots.admit(remote)) {
+    if (this.closing) {
+      sock.destroy();
+      return;
+    }
+    if (!slots.admit(remote)) {
       log('debug', 'server', 'tcp connection refused: every connection is owed answers', { client: remote, connections: slots.size });
       sock.destroy();
       return;

@@ -60,6 +60,7 @@ export class TcpConnection {
   /** The client sent FIN. */
   private ended = false;
   private finished = false;
+  private closed = false;
   private wait = WAIT_READ;
   private deadline = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -88,6 +89,7 @@ export class TcpConnection {
     });
     sock.on('error', () => undefined);
     sock.on('close', () => {
+      this.closed = true;
       if (this.timer !== null) clearTimeout(this.timer);
       this.timer = null;
       onClose(this);
@@ -224,6 +226,8 @@ export class TcpConnection {
 
   /** One timer per connection, moved only forward cheaply: it re-arms itself when it fires early. */
   private arm(wait: number, at: number): void {
+    // Answers still completing after the close must not start a timer nobody clears.
+    if (this.closed) return;
     this.wait = wait;
     this.deadline = at;
     if (this.timer !== null && this.timerAt <= at) return;
