@@ -6,6 +6,7 @@ import type { Reply, RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import { setLogSink } from '../src/log.js';
 import type { PluginDefinition } from '../src/server/plugin.js';
+import { FrameQueue } from '../src/server/tcp.js';
 import { queryBytes } from './support/dns.js';
 import { startCorefile, type Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
@@ -318,5 +319,23 @@ describe('TCP robustness', function () {
       await Promise.race([ended, sleep(3000)]);
       expect(c.sock.readableEnded, 'the server closes its side after the last answer').to.equal(true);
     });
+  });
+});
+
+describe('FrameQueue', () => {
+  it('hands out messages one at a time, across any split, skipping empty ones', () => {
+    const q = new FrameQueue();
+    // [1,2,3], an empty message, [4,5], then a prefix announcing one byte that never comes.
+    const wire = Buffer.from([0, 3, 1, 2, 3, 0, 0, 0, 2, 4, 5, 0, 1]);
+    const cuts = [0, 1, 4, 9, wire.length];
+    const got: number[][] = [];
+    for (let i = 1; i < cuts.length; i++) {
+      q.push(wire.subarray(cuts[i - 1], cuts[i]));
+      for (let m = q.next(); m !== null; m = q.next()) got.push([...m]);
+    }
+    expect(got).to.deep.equal([[1, 2, 3], [4, 5]]);
+    expect(q.buffered, 'the start of a message still missing its body').to.equal(2);
+    q.clear();
+    expect(q.buffered).to.equal(0);
   });
 });
