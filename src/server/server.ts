@@ -11,7 +11,7 @@ import { log } from '../log.js';
 import type { Block } from './build.js';
 import type { ListenAddress, Plugin, Request } from './plugin.js';
 import { ZoneTable } from './route.js';
-import { TcpFramer } from './tcp.js';
+import { TCP_DEFAULTS, TcpConnection, TcpSlots, type TcpLimits } from './tcp-connection.js';
 
 export interface ServerOptions {
   /**
@@ -20,10 +20,8 @@ export interface ServerOptions {
    * whatever larger buffer a client announces. Without EDNS: 512.
    */
   maxUdpSize?: number;
-  /** TCP connections idle longer than this are closed (CoreDNS: 10 s). */
-  tcpIdleMs?: number;
-  /** Concurrent TCP connections per listener. */
-  maxTcpConnections?: number;
+  /** TCP timeouts and connection limits (defaults: TCP_DEFAULTS). */
+  tcp?: Partial<TcpLimits>;
   /** Defaults for reload(): see ReloadOptions. */
   reload?: ReloadOptions;
 }
@@ -54,7 +52,7 @@ export class DnsServer {
   private listeners: Listener[] = [];
   private inflight = 0;
   private idle: Array<() => void> = [];
-  private tcpSockets = new Set<net.Socket>();
+  private tcpConnections = new Set<TcpConnection>();
   private closing = false;
   /** Set when shutdown() begins: the `ready` plugin answers 503 from then on. */
   draining = false;
@@ -64,15 +62,13 @@ export class DnsServer {
   /** Plugins that have reported ready once; like CoreDNS's `ready`, they are not asked again. */
   private readonly wasReady = new WeakSet<Plugin>();
   private readonly maxUdp: number;
-  private readonly tcpIdleMs: number;
-  private readonly maxTcp: number;
+  private readonly tcpLimits: TcpLimits;
   private readonly reloadDefaults: ReloadOptions;
 
   constructor(private blocks: Block[], opts: ServerOptions = {}) {
     this.reloadDefaults = opts.reload ?? {};
     this.maxUdp = opts.maxUdpSize ?? UDP_EDNS_CAP;
-    this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
-    this.maxTcp = opts.maxTcpConnections ?? 1000;
+    this.tcpLimits = { ...TCP_DEFAULTS, ...opts.tcp };
     this.listeners = groupListeners(blocks);
   }
 
@@ -117,7 +113,7 @@ export class DnsServer {
       for (const t of l.tcp) accepting.push(new Promise((r) => t.close(() => r())));
       l.tcp = [];
     }
-    for (const s of this.tcpSockets) s.pause();
+    for (const c of this.tcpConnections) c.stopReading();
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);
@@ -127,7 +123,7 @@ export class DnsServer {
       await new Promise((r) => setImmediate(r));
     }
     await this.closeListeners();
-    for (const s of this.tcpSockets) s.destroy();
+    for (const c of this.tcpConnections) c.destroy();
     await Promise.all(accepting);
     for (const b of this.blocks) for (const p of b.plugins) if (p.stop) await p.stop();
   }
@@ -269,7 +265,7 @@ export class DnsServer {
       l.udp = [];
       l.tcp = [];
     }
-    for (const s of this.tcpSockets) if (!s.pending) s.end();
+    for (const c of this.tcpConnections) c.close();
     await Promise.all(waits);
   }
 
@@ -340,9 +336,11 @@ export class DnsServer {
   }
 
   private openTcp(l: Listener, address: string, port: number): Promise<net.Server> {
-    const srv = net.createServer({ noDelay: true });
-    srv.maxConnections = this.maxTcp;
-    srv.on('connection', (sock) => this.onTcp(l, sock));
+    // Half-open: a client's FIN ends its queries, not the answers it is owed.
+    const srv = net.createServer({ noDelay: true, allowHalfOpen: true });
+    // Not srv.maxConnections: that refuses newcomers, while TcpSlots can make room for them.
+    const slots = new TcpSlots(this.tcpLimits);
+    srv.on('connection', (sock) => this.onTcp(l, slots, sock));
     return new Promise((resolve, reject) => {
       srv.once('error', reject);
       srv.listen({ port, host: address, ipv6Only: false }, () => {
@@ -353,39 +351,24 @@ export class DnsServer {
     });
   }
 
-  private onTcp(l: Listener, sock: net.Socket): void {
-    this.tcpSockets.add(sock);
-    sock.setTimeout(this.tcpIdleMs, () => sock.destroy());
+  private onTcp(l: Listener, slots: TcpSlots, sock: net.Socket): void {
     const remote = sock.remoteAddress ?? '';
     const rport = sock.remotePort ?? 0;
-    let pending = 0;
-    // Answers ready synchronously while one chunk is framed go out in one write.
-    const batch: Buffer[] = [];
-    let batchBytes = 0;
-    const framer = new TcpFramer((msg) => {
-      const out = this.handle(l, msg, 'tcp', remote, rport);
-      if (out === null) return;
-      if (out instanceof Promise) {
-        // Pipelined queries are answered as they complete, in any order (RFC 7766 6.2.1.1).
-        pending++;
-        if (pending > 64) sock.pause();
-        out.then((b) => { if (b && sock.writable) sock.write(framed([b], 2 + b.length)); }, () => undefined)
-          .finally(() => { pending--; if (pending <= 64) sock.resume(); });
-      } else {
-        batch.push(out);
-        batchBytes += 2 + out.length;
-      }
+    if (this.closing) {
+      sock.destroy();
+      return;
+    }
+    if (!slots.admit(remote)) {
+      log('debug', 'server', 'tcp connection refused: every connection is owed answers', { client: remote, connections: slots.size });
+      sock.destroy();
+      return;
+    }
+    const conn = new TcpConnection(sock, remote, (msg) => this.handle(l, msg, 'tcp', remote, rport), this.tcpLimits, (c) => {
+      slots.remove(c);
+      this.tcpConnections.delete(c);
     });
-    sock.on('data', (chunk) => {
-      if (!framer.push(chunk)) { sock.destroy(); return; }
-      if (batch.length > 0) {
-        if (sock.writable) sock.write(framed(batch, batchBytes));
-        batch.length = 0;
-        batchBytes = 0;
-      }
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => this.tcpSockets.delete(sock));
+    slots.add(conn);
+    this.tcpConnections.add(conn);
   }
 
   /**
@@ -508,18 +491,6 @@ async function stopPlugins(plugins: Plugin[]): Promise<void> {
  */
 function literalLookup(address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
   cb(null, address, address.includes(':') ? 6 : 4);
-}
-
-/** Messages with their 2-byte length prefixes, in one buffer (RFC 1035 4.2.2). */
-function framed(msgs: Buffer[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let off = 0;
-  for (const m of msgs) {
-    out.writeUInt16BE(m.length, off);
-    m.copy(out, off + 2);
-    off += 2 + m.length;
-  }
-  return out;
 }
 
 /** Blocks sharing (address, port) share listeners; each listener routes by zone. */
