@@ -72,6 +72,20 @@ describe('command line', function () {
     }
   });
 
+  it('refuses a Corefile with no server blocks (empty, comments or snippets only) instead of serving nothing', () => {
+    for (const [name, text] of [['empty', ''], ['comments', '# truncated\n\n'], ['snippets', '(common) {\n  errors\n}\n']]) {
+      const p = file(name, text);
+      const v = run(['--validate', '--conf', p]);
+      expect(v.code, `${name}: ${v.out}`).to.equal(1);
+      expect(v.err).to.contain(`${p}: no server blocks`);
+      // Serving, not only --validate: it exits 1 and never says "serving".
+      const s = run(['--conf', p, '--port', '0']);
+      expect(s.code, `${name}: ${s.err}`).to.equal(1);
+      expect(s.err).to.contain(`${p}: no server blocks`);
+      expect(s.err).not.to.contain('msg=serving');
+    }
+  });
+
   it('rejects unknown flags and bad ports', () => {
     expect(run(['--frob']).code).to.equal(2);
     const r = run(['--port', '70000', '--validate']);

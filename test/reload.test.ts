@@ -126,6 +126,29 @@ describe('reload', function () {
     }
   });
 
+  it('an empty or truncated Corefile fails the reload and the running configuration keeps every listener', async () => {
+    const p1 = await freePort();
+    const conf = tmpConf();
+    const a = `a.example:${p1} {\n  bind 127.0.0.1\n  answer\n}\n`;
+    writeFileSync(conf, a);
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    try {
+      const before = server.addresses();
+      for (const text of ['', '# a ConfigMap write cut short\n']) {
+        writeFileSync(conf, text);
+        const at = logs.length;
+        expect(await reloaderFor(server)!.reload('test')).to.equal(false);
+        expect(await reloaderFor(server)!.reload('SIGUSR1', true)).to.equal(false);
+        expect(logs.slice(at).join('\n')).to.match(/reload failed.*no server blocks/);
+        expect(server.addresses()).to.deep.equal(before);
+        expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
+      }
+    } finally {
+      await server.stop(500);
+    }
+  });
+
   describe('the command line, on SIGUSR1', () => {
     let child: ChildProcess | null = null;
     afterEach(() => { if (child && child.exitCode === null) child.kill('SIGKILL'); });

@@ -31,7 +31,13 @@ const MAX_DEPTH = 50;
 export function parseCorefile(text: string, opts: ParseOptions): Corefile {
   const env = opts.env ?? process.env;
   const tokens = lex(text, opts.file, env, [resolve(opts.file)]);
-  return new Parser(tokens, env).parseFile();
+  const corefile = new Parser(tokens, env).parseFile();
+  // Serving nothing is never what was meant: a truncated ConfigMap write
+  // must fail the start or the reload, not close every listener.
+  if (corefile.blocks.length === 0) {
+    throw configError({ file: opts.file, line: 0 }, 'no server blocks (is the file empty or cut short?); expected at least one, e.g. ".:53 { ... }"');
+  }
+  return corefile;
 }
 
 export function loadCorefile(path: string, env?: Record<string, string | undefined>): Corefile {
