@@ -2,11 +2,12 @@
 // JSON; noticing changes; keeping the last good content of a broken file.
 
 import { expect } from 'chai';
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setLogSink } from '../src/log.js';
 import { readObjects, splitDocuments } from '../src/plugins/kubernetes/manifests.js';
-import type { Running } from './support/server.js';
+import { freePort, type Running } from './support/server.js';
 import { ask, expectAnswer, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
@@ -86,6 +87,59 @@ cluster.local {
     writeFileSync(join(dir, 'live.yaml'), service('one', '10.96.9.31'));
     const fixed = await until(() => ask(srv.port, `one.live.svc.${Z}`, 'A'), (a) => a.answer[0]?.endsWith('10.96.9.31') === true, 3000);
     expectAnswer(fixed.value, [`one.live.svc.${Z} 5 A 10.96.9.31`]);
+  });
+});
+
+describe('kubernetes: manifests that cannot be read', function () {
+  this.timeout(60_000);
+  let child: ChildProcess | null = null;
+  let dir = '';
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (dir) { chmodSync(join(dir, 'sub'), 0o755); removeDir(dir); }
+  });
+
+  // chmod 000 is what makes a folder unreadable (as EMFILE or EIO would):
+  // root reads through it, so as root the server runs as nobody (setpriv).
+  it('a folder that cannot be listed keeps its last good objects and logs why; a real deletion still deletes', async () => {
+    dir = writeCluster({ 'sub/one.yaml': service('one', '10.96.9.1'), 'two.yaml': service('two', '10.96.9.2') });
+    const port = await freePort();
+    const conf = join(dir, 'Corefile');
+    writeFileSync(conf, `cluster.local:${port} {\n  bind 127.0.0.1\n  kubernetes {\n    manifests ${dir}\n  }\n}\n`);
+    const asRoot = process.getuid?.() === 0;
+    const argv = [process.execPath, '--import', 'tsx', 'src/cli.ts', '--conf', conf];
+    if (asRoot) {
+      for (const p of [dir, join(dir, 'sub'), join(dir, 'sub', 'one.yaml'), join(dir, 'two.yaml'), conf]) chownSync(p, 65534, 65534);
+      argv.unshift('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups');
+    }
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const wait = async (ok: () => boolean, ms: number): Promise<boolean> => {
+      const t0 = Date.now();
+      while (!ok() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+      return ok();
+    };
+    expect(await wait(() => err.includes('msg=serving'), 30_000)).to.equal(true, err);
+    // On a loaded machine the first read may outlast startup_timeout (SERVFAIL until then).
+    const first = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
+    expectAnswer(first.value, [`one.live.svc.${Z} 5 A 10.96.9.1`]);
+
+    chmodSync(join(dir, 'sub'), 0o000);
+    // The 2 s poll (or a folder event) rescans; the failed listing is logged.
+    expect(await wait(() => /level=error plugin=kubernetes msg="manifests: cannot read .*sub; keeping the last good content of the 1 file\(s\) seen under it" err=.*EACCES/.test(err), 10_000)).to.equal(true, err);
+    expectAnswer(await ask(port, `one.live.svc.${Z}`, 'A'), [`one.live.svc.${Z} 5 A 10.96.9.1`]);
+    expectAnswer(await ask(port, `two.live.svc.${Z}`, 'A'), [`two.live.svc.${Z} 5 A 10.96.9.2`]);
+
+    // Readable again, then a file really removed: that is a deletion.
+    chmodSync(join(dir, 'sub'), 0o755);
+    expect(await wait(() => err.includes('msg="manifests: path is readable again"'), 10_000)).to.equal(true, err);
+    rmSync(join(dir, 'sub', 'one.yaml'));
+    const gone = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 10_000);
+    expect(gone.value.rcode).to.equal('NXDOMAIN');
+    const exit = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exit).to.equal(0);
   });
 });
 

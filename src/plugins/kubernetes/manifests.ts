@@ -11,10 +11,12 @@
 // Changes: fs.watch on every folder involved (debounced) plus a slow poll
 // of file sizes/mtimes as a fallback for filesystems without events. Every
 // reload hands complete lists to the store (store.replace). A file that
-// fails to read or parse is logged and its last good content kept.
+// fails to read or parse, or a folder that cannot be listed (no permission,
+// no descriptors left), is logged and its last good content kept: only a
+// path that is gone (ENOENT) counts as deleted.
 
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, sep } from 'node:path';
 import { log } from '../../log.js';
 import {
   endpointsToSlice, toNamespace, toPod, toService, toSlice,
@@ -58,6 +60,8 @@ export class ManifestSource implements Source {
   private stopped = false;
   private loads = 0;
   private lastLoad = '';
+  /** Paths that could not be listed at the last scan, with the reason (logged once per change). */
+  private unlisted = new Map<string, string>();
   private readonly debounceMs: number;
   private readonly pollMs: number;
 
@@ -125,14 +129,16 @@ export class ManifestSource implements Source {
   private async load(force: boolean): Promise<void> {
     const dirs = new Set<string>();
     const found = new Map<string, string>();
-    for (const p of this.paths) scan(p, found, dirs, true);
+    const failed = new Map<string, string>();
+    for (const p of this.paths) scan(p, { files: found, dirs, failed }, true);
     this.watch(dirs);
+    const kept = this.keepUnlisted(failed, found);
 
     let changed = this.loads === 0 || found.size !== this.files.size;
     const next = new Map<string, FileState>();
     for (const [file, sig] of found) {
       const prev = this.files.get(file);
-      if (prev && prev.sig === sig && !force) { next.set(file, prev); continue; }
+      if (prev && ((prev.sig === sig && !force) || kept.has(file))) { next.set(file, prev); continue; }
       changed = true;
       try {
         const objects = await readObjects(file);
@@ -150,6 +156,34 @@ export class ManifestSource implements Source {
     this.files = next;
     if (!changed) return;
     this.publish();
+  }
+
+  /**
+   * A folder or file we could not list or stat (no descriptors left, no
+   * permission, an I/O error) is not a deletion: the files last seen under
+   * it keep their last good content until it can be read again.
+   */
+  private keepUnlisted(failed: Map<string, string>, found: Map<string, string>): Set<string> {
+    const kept = new Set<string>();
+    for (const [path, why] of failed) {
+      const under = path + sep;
+      let n = 0;
+      for (const [file, state] of this.files) {
+        if ((file === path || file.startsWith(under)) && !found.has(file)) {
+          found.set(file, state.sig);
+          kept.add(file);
+          n++;
+        }
+      }
+      if (this.unlisted.get(path) !== why) {
+        log('error', 'kubernetes', `manifests: cannot read ${path}; keeping the last good content of the ${n} file(s) seen under it`, { err: why });
+      }
+    }
+    for (const path of this.unlisted.keys()) {
+      if (!failed.has(path)) log('info', 'kubernetes', 'manifests: path is readable again', { path });
+    }
+    this.unlisted = failed;
+    return kept;
   }
 
   private publish(): void {
@@ -244,28 +278,58 @@ function warnObject(file: string, o: unknown, why: string): void {
   log('warn', 'kubernetes', `manifests: skipping an object in ${file}: ${why}`, { name: typeof name === 'string' ? name : undefined });
 }
 
-/** Collects manifest files (with a change signature) and the folders to watch. */
-function scan(path: string, files: Map<string, string>, dirs: Set<string>, root: boolean): void {
+interface ScanResult {
+  /** Manifest files with a change signature. */
+  files: Map<string, string>;
+  /** Folders to watch. */
+  dirs: Set<string>;
+  /** Paths that exist (or may) but could not be listed or stat'ed, with the reason. */
+  failed: Map<string, string>;
+}
+
+/** Gone for good, as opposed to unreadable for now. */
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Collects manifest files, the folders to watch, and what could not be read. */
+function scan(path: string, out: ScanResult, root: boolean): void {
+  const { files, dirs, failed } = out;
   let st;
   try {
     st = statSync(path);
   } catch (err) {
-    if (root) {
-      log('warn', 'kubernetes', 'manifests: path is missing', { path, err: (err as Error).message });
-      dirs.add(dirname(path));
-    }
+    if (!isGone(err)) failed.set(path, reason(err));
+    else if (root) log('warn', 'kubernetes', 'manifests: path is missing', { path, err: reason(err) });
+    if (root) dirs.add(dirname(path));
     return;
   }
   if (st.isDirectory()) {
     dirs.add(path);
     let entries: string[];
-    try { entries = readdirSync(path).sort(); } catch { return; }
+    try {
+      entries = readdirSync(path).sort();
+    } catch (err) {
+      failed.set(path, reason(err));
+      return;
+    }
     for (const e of entries) {
       if (e.startsWith('.')) continue;
       const p = join(path, e);
       let s;
-      try { s = statSync(p); } catch { continue; }
-      if (s.isDirectory()) scan(p, files, dirs, false);
+      try {
+        s = statSync(p);
+      } catch (err) {
+        // Removed since the listing: a deletion. Anything else: unreadable for now.
+        if (!isGone(err)) failed.set(p, reason(err));
+        continue;
+      }
+      if (s.isDirectory()) scan(p, out, false);
       else if (s.isFile() && EXTENSIONS.has(extname(e).toLowerCase())) files.set(p, `${s.size}:${s.mtimeMs}:${s.ino}`);
     }
   } else if (st.isFile()) {
