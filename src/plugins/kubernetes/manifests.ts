@@ -17,6 +17,7 @@
 
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, sep } from 'node:path';
+import { loadAll, YAMLException } from 'js-yaml';
 import { log } from '../../log.js';
 import {
   endpointsToSlice, toNamespace, toPod, toService, toSlice,
@@ -40,14 +41,14 @@ interface FileState {
 }
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-type LoadAllYaml = (text: string) => unknown[];
-let yamlLoader: Promise<LoadAllYaml> | null = null;
-
-/** client-node costs ~0.8 s to import: only when a YAML file is actually read. */
-function loadYaml(): Promise<LoadAllYaml> {
-  yamlLoader ??= import('@kubernetes/client-node').then((m) => (text: string) => m.loadAllYaml(text) as unknown[]);
-  return yamlLoader;
-}
+/**
+ * How many nodes YAML aliases may add to a file, counting every use of an
+ * alias as a copy. Without aliases a file cannot hold more nodes than it has
+ * characters, so its length plus this budget never refuses a plain file,
+ * while an alias bomb (830 bytes naming 10^9 objects) is refused before
+ * anything walks it.
+ */
+export const ALIAS_EXPANSION_BUDGET = 1_000_000;
 
 export class ManifestSource implements Source {
   private sink: StoreSink | null = null;
@@ -342,31 +343,37 @@ function scan(path: string, out: ScanResult, root: boolean): void {
 /** Every Kubernetes object in a file, Lists flattened. Throws with a readable reason. */
 export async function readObjects(file: string): Promise<unknown[]> {
   const text = readFileSync(file, 'utf8');
-  const docs: unknown[] = [];
+  const name = basename(file);
+  let docs: unknown[];
   if (extname(file).toLowerCase() === '.json') {
     try {
       const v = JSON.parse(text) as unknown;
-      if (Array.isArray(v)) docs.push(...v); else docs.push(v);
+      docs = Array.isArray(v) ? v : [v];
     } catch (err) {
-      throw new Error(`${basename(file)}: invalid JSON: ${(err as Error).message}`);
+      throw new Error(`${name}: invalid JSON: ${(err as Error).message}`);
     }
   } else {
-    for (const chunk of splitDocuments(text)) {
-      const load = await loadYaml();
-      let parsed: unknown[];
-      try {
-        parsed = load(chunk.text);
-      } catch (err) {
-        throw new Error(`${basename(file)}: invalid YAML in the document starting at line ${chunk.line}: ${firstLine((err as Error).message)}`);
-      }
-      for (const p of parsed) docs.push(p);
+    // One pass over the whole stream (linear; js-yaml keeps no per-document
+    // copy of the text). Aliases come back as shared references, so nothing
+    // is expanded until something walks them: checked below, before that.
+    try {
+      docs = loadAll(text, undefined, { filename: name });
+    } catch (err) {
+      if (!(err instanceof YAMLException)) throw err;
+      throw new Error(`${name}: invalid YAML at line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${err.reason}`);
+    }
+    // Empty and comment-only documents.
+    docs = docs.filter((d) => d !== null && d !== undefined);
+    const limit = text.length + ALIAS_EXPANSION_BUDGET;
+    if (expandedSize(docs, limit) > limit) {
+      throw new Error(`${name}: YAML aliases expand the file to more than ${limit} nodes (${text.length} bytes + ${ALIAS_EXPANSION_BUDGET} for aliases); refusing it`);
     }
   }
   const out: unknown[] = [];
   const flatten = (v: unknown, where: string): void => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${basename(file)}: ${where} is not a Kubernetes object`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${name}: ${where} is not a Kubernetes object`);
     const o = v as { kind?: unknown; items?: unknown };
-    if (typeof o.kind !== 'string') throw new Error(`${basename(file)}: ${where} has no kind`);
+    if (typeof o.kind !== 'string') throw new Error(`${name}: ${where} has no kind`);
     if (o.kind.endsWith('List') && Array.isArray(o.items)) {
       o.items.forEach((item, i) => flatten(item, `${where}, item ${i + 1}`));
       return;
@@ -377,39 +384,28 @@ export async function readObjects(file: string): Promise<unknown[]> {
   return out;
 }
 
-function firstLine(s: string): string {
-  const i = s.indexOf('\n');
-  return i < 0 ? s : s.slice(0, i);
-}
-
 /**
- * Splits a YAML stream at "---" / "..." lines (a marker at column 0 can only
- * be a document boundary) and drops empty documents, which client-node's
- * loadAllYaml cannot take. Each chunk keeps its line numbers by padding.
+ * The number of nodes in `root` counted as a tree (each use of a shared
+ * object counts in full), or Infinity past `limit` or on a cycle (`&a [*a]`).
+ * Linear in the number of distinct objects: each one's size is computed once.
  */
-export function splitDocuments(text: string): Array<{ text: string; line: number }> {
-  const lines = text.split(/\r?\n/);
-  const out: Array<{ text: string; line: number }> = [];
-  let cur: string[] = [];
-  let start = 0;
-  const flush = (): void => {
-    const meaningful = cur.some((l) => !/^\s*(#.*)?$/.test(l) && !l.startsWith('%'));
-    if (meaningful) out.push({ text: '\n'.repeat(start) + cur.join('\n'), line: start + 1 });
-    cur = [];
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (/^---(\s|$)/.test(l)) {
-      flush();
-      start = i;
-      cur.push(l.slice(3));
-    } else if (/^\.\.\.\s*$/.test(l)) {
-      flush();
-      start = i + 1;
-    } else {
-      cur.push(l);
+function expandedSize(root: unknown, limit: number): number {
+  const sizes = new Map<object, number>();
+  const visiting = new Set<object>();
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== 'object') return 1;
+    const known = sizes.get(v);
+    if (known !== undefined) return known;
+    if (visiting.has(v)) return Infinity;
+    visiting.add(v);
+    let n = 1;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      n += size(child);
+      if (n > limit) break;
     }
-  }
-  flush();
-  return out;
+    visiting.delete(v);
+    sizes.set(v, n);
+    return n;
+  };
+  return size(root);
 }
