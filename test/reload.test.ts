@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer, reloaderFor } from '../src/app.js';
 import { loadCorefile, parseCorefile } from '../src/corefile/parse.js';
 import { RCODE } from '../src/dns/constants.js';
@@ -11,7 +11,7 @@ import { setLogSink } from '../src/log.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import { jittered, parseReload } from '../src/plugins/reload/setup.js';
 import { answerPlugin } from './support/answer-plugin.js';
-import { queryBytes, rcodeOf, udpQuery, udpRaw } from './support/dns.js';
+import { queryBytes, rcodeOf, rrLines, udpQuery, udpRaw } from './support/dns.js';
 import { gateEvents, gatePlugin, gates, queryLoop, sleep, statusOf, until } from './support/ops.js';
 import { freePort } from './support/server.js';
 
@@ -144,6 +144,28 @@ describe('reload', function () {
         expect(server.addresses()).to.deep.equal(before);
         expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
       }
+    } finally {
+      await server.stop(500);
+    }
+  });
+
+  it('a change in an imported file reloads; an unchanged one does not', async () => {
+    const p1 = await freePort();
+    const conf = tmpConf();
+    const extra = join(dirname(conf), 'names.conf');
+    const names = (ip: string): string => `hosts /dev/null {\n  ${ip} www.a.example\n}\n`;
+    writeFileSync(extra, names('192.0.2.10'));
+    writeFileSync(conf, `a.example:${p1} {\n  bind 127.0.0.1\n  import names.conf\n}\n`);
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    const address = async (): Promise<string> => rrLines((await udpQuery(p1, 'www.a.example', 'A')).answers).join(' ');
+    try {
+      expect(await address()).to.contain('192.0.2.10');
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(false, 'nothing changed');
+      writeFileSync(extra, names('192.0.2.11'));
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(true, 'the imported file changed');
+      expect(await address()).to.contain('192.0.2.11');
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(false);
     } finally {
       await server.stop(500);
     }
