@@ -11,7 +11,7 @@ import { setLogSink } from '../src/log.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import { jittered, parseReload } from '../src/plugins/reload/setup.js';
 import { answerPlugin } from './support/answer-plugin.js';
-import { queryBytes, rcodeOf, rrLines, udpQuery, udpRaw } from './support/dns.js';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import { gateEvents, gatePlugin, gates, queryLoop, sleep, statusOf, until } from './support/ops.js';
 import { freePort } from './support/server.js';
 
@@ -167,6 +167,37 @@ describe('reload', function () {
       expect(await address()).to.contain('192.0.2.11');
       expect(await reloaderFor(server)!.reload('tick')).to.equal(false);
     } finally {
+      await server.stop(500);
+    }
+  });
+
+  it('moves a port between a wildcard and a specific address and back; a failed move keeps the old listener', async () => {
+    const p1 = await freePort();
+    const taken = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', r));
+    const conf = tmpConf();
+    const at = (bind: string): string => `a.example:${p1} {\n  ${bind}\n  answer\n}\n`;
+    writeFileSync(conf, at('bind 0.0.0.0'));
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    const bound = (): string[] => [...new Set(server.addresses().map((a) => `${a.address}:${a.port}`))];
+    try {
+      for (const [bind, address] of [['bind 127.0.0.1', '127.0.0.1'], ['bind 0.0.0.0', '0.0.0.0'], ['bind 127.0.0.1', '127.0.0.1'], ['', '::']] as const) {
+        writeFileSync(conf, at(bind));
+        const before = logs.length;
+        expect(await reloaderFor(server)!.reload('test'), logs.slice(before).join('\n')).to.equal(true);
+        expect(bound()).to.deep.equal([`${address}:${p1}`]);
+        expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
+        expect(rcodeOf(await tcpQuery(p1, 'www.a.example', 'A'))).to.equal('NOERROR');
+      }
+      // The move cannot complete (another port is taken): the wildcard listener it closed is back.
+      writeFileSync(conf, `${at('bind 127.0.0.1')}b.example:${taken} {\n  bind 127.0.0.1\n  answer\n}\n`);
+      expect(await reloaderFor(server)!.reload('test')).to.equal(false);
+      expect(bound()).to.deep.equal([`:::${p1}`]);
+      expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
+    } finally {
+      blocker.close();
       await server.stop(500);
     }
   });
