@@ -45,7 +45,7 @@ const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
  * How many nodes YAML aliases may add to a file, counting every use of an
  * alias as a copy. Without aliases a file cannot hold more nodes than it has
  * characters, so its length plus this budget never refuses a plain file,
- * while an alias bomb (830 bytes naming 10^9 objects) is refused before
+ * while an alias bomb (under a kilobyte naming 10^9 objects) is refused before
  * anything walks it.
  */
 export const ALIAS_EXPANSION_BUDGET = 1_000_000;
