@@ -46,7 +46,7 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
   });
   server = new DnsServer(build(corefile), opts);
   shared.set(SERVER_KEY, server);
-  const reloader = new ReloadController(server, build, () => metricsOf(shared), opts.conf);
+  const reloader = new ReloadController(server, build, () => metricsOf(shared), opts.conf, corefile);
   shared.set(RELOAD_KEY, reloader);
   reloaders.set(server, reloader);
   return server;

@@ -72,6 +72,39 @@ describe('command line', function () {
     }
   });
 
+  it('refuses a Corefile with no server blocks (empty, comments or snippets only) instead of serving nothing', function () {
+    this.timeout(90_000);
+    for (const [name, text] of [['empty', ''], ['comments', '# truncated\n\n'], ['snippets', '(common) {\n  errors\n}\n']]) {
+      const p = file(name, text);
+      const v = run(['--validate', '--conf', p]);
+      expect(v.code, `${name}: ${v.out}`).to.equal(1);
+      expect(v.err).to.contain(`${p}: no server blocks`);
+    }
+    // Serving, not only --validate: it exits 1 and never says "serving".
+    const p = file('empty', '');
+    const s = run(['--conf', p, '--port', '0']);
+    expect(s.code, s.err).to.equal(1);
+    expect(s.err).to.contain(`${p}: no server blocks`);
+    expect(s.err).not.to.contain('msg=serving');
+  });
+
+  it('--validate checks the kubeconfig and says what is wrong, at the directive\'s FILE:LINE', function () {
+    this.timeout(90_000);
+    const good = 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:6443"}\ncontexts:\n- name: ctx\n  context: {cluster: c, user: u}\ncurrent-context: ctx\nusers:\n- name: u\n  user: {token: t}\n';
+    const conf = (kc: string, ctx = ''): string => file('kc-corefile', `cluster.local:1053 {\n  kubernetes {\n    kubeconfig ${kc}${ctx}\n  }\n}\n`);
+    const refused = (kc: string, why: string, ctx = ''): void => {
+      const p = conf(kc, ctx);
+      const r = run(['--validate', '--conf', p]);
+      expect(r.code, r.out + r.err).to.equal(1);
+      expect(r.err).to.contain(`${p}:3: kubernetes: kubeconfig ${kc}: ${why}`);
+    };
+    refused('/nonexistent', 'cannot read: no such file');
+    refused(file('kc-yaml', 'clusters:\n- name: c\n   cluster: {server: x}\n'), 'not valid YAML (line 3');
+    refused(file('kc-ctx', good), 'has no context "other" (contexts: ctx)', ' other');
+    const ok = run(['--validate', '--conf', conf(file('kc-good', good))]);
+    expect(ok.code, ok.err).to.equal(0);
+  });
+
   it('rejects unknown flags and bad ports', () => {
     expect(run(['--frob']).code).to.equal(2);
     const r = run(['--port', '70000', '--validate']);

@@ -2,7 +2,7 @@
 // the embedded default config/Corefile serves its demo cluster.
 
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from '../src/app.js';
@@ -89,7 +89,30 @@ describe('kubernetes: configuration errors', () => {
     refuse(`cluster.local {\n    kubernetes\n    kubernetes\n}\n`, 3, /kubernetes appears more than once/);
   });
 
+  it('refuses a kubeconfig client-node could not use, saying what is wrong', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clusterdns-kcfg-'));
+    const good = 'clusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:6443"}\ncontexts:\n- name: ctx\n  context: {cluster: c}\ncurrent-context: ctx\n';
+    const kc = (name: string, text: string, ctx = ''): string => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return `cluster.local {\n    kubernetes {\n        kubeconfig ${p}${ctx}\n    }\n}\n`;
+    };
+    const at = (name: string): string => join(dir, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    refuse(kc('empty', ''), 3, new RegExp(`kubeconfig ${at('empty')}: is not a kubeconfig`));
+    refuse(kc('list', '- a\n'), 3, /is not a kubeconfig \(expected a mapping with clusters, contexts and users\)/);
+    refuse(kc('server', 'clusters:\n- name: c\n  cluster: {}\n'), 3, /clusters\[0\]\.cluster\.server is missing/);
+    refuse(kc('ctxs', 'contexts: {a: b}\n'), 3, /contexts is not a list/);
+    refuse(kc('nocurrent', good.replace('current-context: ctx\n', '')), 3, /has no current-context; name one: kubeconfig PATH CONTEXT/);
+    refuse(kc('cluster', good.replace('cluster: c}', 'cluster: gone}')), 3, /context "ctx" uses cluster "gone", which is not among its clusters/);
+    refuse(kc('bad-yaml', 'clusters: [\n'), 3, /not valid YAML \(line 2, column 1: /);
+    refuse(`cluster.local {\n    kubernetes {\n        kubeconfig ${dir}\n    }\n}\n`, 3, /cannot read: is a directory/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('parses the kubeadm block and CoreDNS forms into typed options', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clusterdns-kcfg-'));
+    // The kubeconfig is checked when the Corefile is loaded: it must exist.
+    writeFileSync(join(dir, 'kube.conf'), 'clusters: [{name: c, cluster: {server: "https://10.0.0.1:6443"}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\n');
     const [b] = parseCorefile(`.:53 {
     kubernetes Cluster.Local. in-addr.arpa ip6.arpa 10.96.0.0/12 {
        pods insecure
@@ -102,7 +125,7 @@ describe('kubernetes: configuration errors', () => {
        startup_timeout 1m30s
        kubeconfig ./kube.conf ctx
     }
-}`, { file: '/etc/coredns/Corefile' }).blocks;
+}`, { file: join(dir, 'Corefile') }).blocks;
     const o = parseKubernetes(b!.directives[0]!, { zones: ['.'], directives: [{ name: 'bind', args: ['10.0.0.53'], block: null, file: '', line: 1 }] });
     expect(o.zones).to.deep.equal(['cluster.local', 'in-addr.arpa', 'ip6.arpa', ...Array.from({ length: 16 }, (_, i) => `${96 + i}.10.in-addr.arpa`)]);
     expect(o.reverseZones).to.have.length(18);
@@ -115,9 +138,10 @@ describe('kubernetes: configuration errors', () => {
     expect(o.endpointPodNames).to.equal(true);
     expect(o.ignoreEmptyService).to.equal(true);
     expect(o.startupTimeoutMs).to.equal(90_000);
-    expect(o.kubeconfig).to.deep.equal({ path: '/etc/coredns/kube.conf', context: 'ctx' });
+    expect(o.kubeconfig).to.deep.equal({ path: join(dir, 'kube.conf'), context: 'ctx' });
     expect(o.bindAddresses).to.deep.equal(['10.0.0.53']);
     expect(o.manifests).to.deep.equal([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer, reloaderFor } from '../src/app.js';
 import { loadCorefile, parseCorefile } from '../src/corefile/parse.js';
 import { RCODE } from '../src/dns/constants.js';
@@ -11,7 +11,7 @@ import { setLogSink } from '../src/log.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import { jittered, parseReload } from '../src/plugins/reload/setup.js';
 import { answerPlugin } from './support/answer-plugin.js';
-import { queryBytes, rcodeOf, udpQuery, udpRaw } from './support/dns.js';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import { gateEvents, gatePlugin, gates, queryLoop, sleep, statusOf, until } from './support/ops.js';
 import { freePort } from './support/server.js';
 
@@ -120,6 +120,82 @@ describe('reload', function () {
       expect(logs.slice(before).join('\n')).to.match(/reload failed.*EADDRINUSE/);
       expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
       expect(await statusOf(hp, '/health')).to.equal(200, 'unlike CoreDNS, a failed reload leaves health up');
+    } finally {
+      blocker.close();
+      await server.stop(500);
+    }
+  });
+
+  it('an empty or truncated Corefile fails the reload and the running configuration keeps every listener', async () => {
+    const p1 = await freePort();
+    const conf = tmpConf();
+    const a = `a.example:${p1} {\n  bind 127.0.0.1\n  answer\n}\n`;
+    writeFileSync(conf, a);
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    try {
+      const before = server.addresses();
+      for (const text of ['', '# a ConfigMap write cut short\n']) {
+        writeFileSync(conf, text);
+        const at = logs.length;
+        expect(await reloaderFor(server)!.reload('test')).to.equal(false);
+        expect(await reloaderFor(server)!.reload('SIGUSR1', true)).to.equal(false);
+        expect(logs.slice(at).join('\n')).to.match(/reload failed.*no server blocks/);
+        expect(server.addresses()).to.deep.equal(before);
+        expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
+      }
+    } finally {
+      await server.stop(500);
+    }
+  });
+
+  it('a change in an imported file reloads; an unchanged one does not', async () => {
+    const p1 = await freePort();
+    const conf = tmpConf();
+    const extra = join(dirname(conf), 'names.conf');
+    const names = (ip: string): string => `hosts /dev/null {\n  ${ip} www.a.example\n}\n`;
+    writeFileSync(extra, names('192.0.2.10'));
+    writeFileSync(conf, `a.example:${p1} {\n  bind 127.0.0.1\n  import names.conf\n}\n`);
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    const address = async (): Promise<string> => rrLines((await udpQuery(p1, 'www.a.example', 'A')).answers).join(' ');
+    try {
+      expect(await address()).to.contain('192.0.2.10');
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(false, 'nothing changed');
+      writeFileSync(extra, names('192.0.2.11'));
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(true, 'the imported file changed');
+      expect(await address()).to.contain('192.0.2.11');
+      expect(await reloaderFor(server)!.reload('tick')).to.equal(false);
+    } finally {
+      await server.stop(500);
+    }
+  });
+
+  it('moves a port between a wildcard and a specific address and back; a failed move keeps the old listener', async () => {
+    const p1 = await freePort();
+    const taken = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', r));
+    const conf = tmpConf();
+    const at = (bind: string): string => `a.example:${p1} {\n  ${bind}\n  answer\n}\n`;
+    writeFileSync(conf, at('bind 0.0.0.0'));
+    const server = createServer(loadCorefile(conf), { plugins, conf });
+    await server.start();
+    const bound = (): string[] => [...new Set(server.addresses().map((a) => `${a.address}:${a.port}`))];
+    try {
+      for (const [bind, address] of [['bind 127.0.0.1', '127.0.0.1'], ['bind 0.0.0.0', '0.0.0.0'], ['bind 127.0.0.1', '127.0.0.1'], ['', '::']] as const) {
+        writeFileSync(conf, at(bind));
+        const before = logs.length;
+        expect(await reloaderFor(server)!.reload('test'), logs.slice(before).join('\n')).to.equal(true);
+        expect(bound()).to.deep.equal([`${address}:${p1}`]);
+        expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
+        expect(rcodeOf(await tcpQuery(p1, 'www.a.example', 'A'))).to.equal('NOERROR');
+      }
+      // The move cannot complete (another port is taken): the wildcard listener it closed is back.
+      writeFileSync(conf, `${at('bind 127.0.0.1')}b.example:${taken} {\n  bind 127.0.0.1\n  answer\n}\n`);
+      expect(await reloaderFor(server)!.reload('test')).to.equal(false);
+      expect(bound()).to.deep.equal([`:::${p1}`]);
+      expect(await answers(p1, 'www.a.example')).to.equal('NOERROR');
     } finally {
       blocker.close();
       await server.stop(500);

@@ -22,6 +22,13 @@ export interface ServerBlock {
   line: number;
 }
 
+export interface SourceFile {
+  path: string;
+  text: string;
+}
+
 export interface Corefile {
   blocks: ServerBlock[];
+  /** Every file read to build it: the Corefile, then each imported file in order (reload hashes them all). */
+  files?: SourceFile[];
 }

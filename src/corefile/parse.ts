@@ -13,7 +13,7 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Corefile, Directive, ServerBlock } from './ast.js';
+import type { Corefile, Directive, ServerBlock, SourceFile } from './ast.js';
 import { configError } from './errors.js';
 import { lex, type Env, type Token } from './lexer.js';
 
@@ -31,7 +31,13 @@ const MAX_DEPTH = 50;
 export function parseCorefile(text: string, opts: ParseOptions): Corefile {
   const env = opts.env ?? process.env;
   const tokens = lex(text, opts.file, env, [resolve(opts.file)]);
-  return new Parser(tokens, env).parseFile();
+  const corefile = new Parser(tokens, env, [{ path: opts.file, text }]).parseFile();
+  // Serving nothing is never what was meant: a truncated ConfigMap write
+  // must fail the start or the reload, not close every listener.
+  if (corefile.blocks.length === 0) {
+    throw configError({ file: opts.file, line: 0 }, 'no server blocks (is the file empty or cut short?); expected at least one, e.g. ".:53 { ... }"');
+  }
+  return corefile;
 }
 
 export function loadCorefile(path: string, env?: Record<string, string | undefined>): Corefile {
@@ -77,6 +83,8 @@ class Parser {
   constructor(
     private toks: Token[],
     private readonly env: Env,
+    /** Files read so far (imports append theirs). */
+    private readonly files: SourceFile[],
   ) {}
 
   parseFile(): Corefile {
@@ -87,7 +95,7 @@ class Parser {
       if (t.brace === '{') throw configError(t, "'{' without server block keys before it");
       this.serverBlockOrSnippet(t);
     }
-    return { blocks: this.blocks };
+    return { blocks: this.blocks, files: this.files };
   }
 
   private peek(): Token | undefined {
@@ -172,6 +180,7 @@ class Parser {
         const bare = !pattern.includes('/') && !pattern.includes('.');
         throw configError(at, bare ? `import ${pattern}: no snippet (${pattern}) defined before this line, and no file ${f}` : `import ${pattern}: file not found (${f})`);
       }
+      this.files.push({ path: f, text });
       out = out.concat(lex(text, f, this.env, [...at.chain, abs]));
     }
     return out;

@@ -189,6 +189,12 @@ export class DnsServer {
     const readyBefore = this.notReady().length === 0;
     const started: Plugin[] = [];
     const opened: Listener[] = [];
+    // Old listeners whose port a new one cannot share (a wildcard and a
+    // specific address on one port): they close just before the new ones
+    // open, so that port is down for that moment.
+    const dropped = [...current.values()].filter((c) => !next.some((l) => key(l) === key(c)));
+    const yielding = dropped.filter((c) => next.some((l) => !current.has(key(l)) && overlaps(c, l)));
+    let yielded = false;
     try {
       for (const b of blocks) {
         for (const p of b.plugins) {
@@ -197,6 +203,14 @@ export class DnsServer {
         }
       }
       if (readyBefore) await this.untilReady(blocks, opts.readyTimeoutMs ?? 30_000);
+      if (this.closing) throw new Error('the server is shutting down');
+      if (yielding.length > 0) {
+        log('info', 'server', 'reload moves a port between a wildcard and a specific address: closing the old listener first', {
+          closing: yielding.map((l) => `${l.address || '*'}:${l.port}`).join(','),
+        });
+        yielded = true;
+        await closeSockets(yielding);
+      }
       for (const l of next) {
         if (current.has(key(l))) continue;
         opened.push(l);
@@ -205,6 +219,7 @@ export class DnsServer {
       if (this.closing) throw new Error('the server is shutting down');
     } catch (err) {
       await closeSockets(opened);
+      if (yielded) await this.reopen(yielding);
       await stopPlugins(started);
       throw err;
     }
@@ -237,6 +252,18 @@ export class DnsServer {
     }
     await this.drained(opts.drainMs ?? 2000);
     await stopPlugins(old.flatMap((b) => b.plugins));
+  }
+
+  /** A failed reload puts back the listeners it closed to make room; what cannot be reopened is logged. */
+  private async reopen(listeners: Listener[]): Promise<void> {
+    for (const l of listeners) {
+      try {
+        await this.open(l);
+      } catch (err) {
+        await closeSockets([l]);
+        log('error', 'server', 'cannot reopen a listener after a failed reload', { address: l.address || '*', port: l.port, err });
+      }
+    }
   }
 
   private async untilReady(blocks: readonly Block[], timeoutMs: number): Promise<void> {
@@ -491,6 +518,13 @@ async function stopPlugins(plugins: Plugin[]): Promise<void> {
  */
 function literalLookup(address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
   cb(null, address, address.includes(':') ? 6 : 4);
+}
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::']);
+
+/** Two listeners that cannot both hold their port: one of them binds every address. */
+function overlaps(a: Listener, b: Listener): boolean {
+  return a.port === b.port && a.port !== 0 && (WILDCARDS.has(a.address) || WILDCARDS.has(b.address));
 }
 
 /** Blocks sharing (address, port) share listeners; each listener routes by zone. */

@@ -11,10 +11,13 @@
 // Changes: fs.watch on every folder involved (debounced) plus a slow poll
 // of file sizes/mtimes as a fallback for filesystems without events. Every
 // reload hands complete lists to the store (store.replace). A file that
-// fails to read or parse is logged and its last good content kept.
+// fails to read or parse, or a folder that cannot be listed (no permission,
+// no descriptors left), is logged and its last good content kept: only a
+// path that is gone (ENOENT) counts as deleted.
 
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, sep } from 'node:path';
+import { loadAll, YAMLException } from 'js-yaml';
 import { log } from '../../log.js';
 import {
   endpointsToSlice, toNamespace, toPod, toService, toSlice,
@@ -38,14 +41,14 @@ interface FileState {
 }
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-type LoadAllYaml = (text: string) => unknown[];
-let yamlLoader: Promise<LoadAllYaml> | null = null;
-
-/** client-node costs ~0.8 s to import: only when a YAML file is actually read. */
-function loadYaml(): Promise<LoadAllYaml> {
-  yamlLoader ??= import('@kubernetes/client-node').then((m) => (text: string) => m.loadAllYaml(text) as unknown[]);
-  return yamlLoader;
-}
+/**
+ * How many nodes YAML aliases may add to a file, counting every use of an
+ * alias as a copy. Without aliases a file cannot hold more nodes than it has
+ * characters, so its length plus this budget never refuses a plain file,
+ * while an alias bomb (under a kilobyte naming 10^9 objects) is refused before
+ * anything walks it.
+ */
+export const ALIAS_EXPANSION_BUDGET = 1_000_000;
 
 export class ManifestSource implements Source {
   private sink: StoreSink | null = null;
@@ -58,6 +61,8 @@ export class ManifestSource implements Source {
   private stopped = false;
   private loads = 0;
   private lastLoad = '';
+  /** Paths that could not be listed at the last scan, with the reason (logged once per change). */
+  private unlisted = new Map<string, string>();
   private readonly debounceMs: number;
   private readonly pollMs: number;
 
@@ -125,14 +130,16 @@ export class ManifestSource implements Source {
   private async load(force: boolean): Promise<void> {
     const dirs = new Set<string>();
     const found = new Map<string, string>();
-    for (const p of this.paths) scan(p, found, dirs, true);
+    const failed = new Map<string, string>();
+    for (const p of this.paths) scan(p, { files: found, dirs, failed }, true);
     this.watch(dirs);
+    const kept = this.keepUnlisted(failed, found);
 
     let changed = this.loads === 0 || found.size !== this.files.size;
     const next = new Map<string, FileState>();
     for (const [file, sig] of found) {
       const prev = this.files.get(file);
-      if (prev && prev.sig === sig && !force) { next.set(file, prev); continue; }
+      if (prev && ((prev.sig === sig && !force) || kept.has(file))) { next.set(file, prev); continue; }
       changed = true;
       try {
         const objects = await readObjects(file);
@@ -150,6 +157,34 @@ export class ManifestSource implements Source {
     this.files = next;
     if (!changed) return;
     this.publish();
+  }
+
+  /**
+   * A folder or file we could not list or stat (no descriptors left, no
+   * permission, an I/O error) is not a deletion: the files last seen under
+   * it keep their last good content until it can be read again.
+   */
+  private keepUnlisted(failed: Map<string, string>, found: Map<string, string>): Set<string> {
+    const kept = new Set<string>();
+    for (const [path, why] of failed) {
+      const under = path + sep;
+      let n = 0;
+      for (const [file, state] of this.files) {
+        if ((file === path || file.startsWith(under)) && !found.has(file)) {
+          found.set(file, state.sig);
+          kept.add(file);
+          n++;
+        }
+      }
+      if (this.unlisted.get(path) !== why) {
+        log('error', 'kubernetes', `manifests: cannot read ${path}; keeping the last good content of the ${n} file(s) seen under it`, { err: why });
+      }
+    }
+    for (const path of this.unlisted.keys()) {
+      if (!failed.has(path)) log('info', 'kubernetes', 'manifests: path is readable again', { path });
+    }
+    this.unlisted = failed;
+    return kept;
   }
 
   private publish(): void {
@@ -244,28 +279,58 @@ function warnObject(file: string, o: unknown, why: string): void {
   log('warn', 'kubernetes', `manifests: skipping an object in ${file}: ${why}`, { name: typeof name === 'string' ? name : undefined });
 }
 
-/** Collects manifest files (with a change signature) and the folders to watch. */
-function scan(path: string, files: Map<string, string>, dirs: Set<string>, root: boolean): void {
+interface ScanResult {
+  /** Manifest files with a change signature. */
+  files: Map<string, string>;
+  /** Folders to watch. */
+  dirs: Set<string>;
+  /** Paths that exist (or may) but could not be listed or stat'ed, with the reason. */
+  failed: Map<string, string>;
+}
+
+/** Gone for good, as opposed to unreadable for now. */
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Collects manifest files, the folders to watch, and what could not be read. */
+function scan(path: string, out: ScanResult, root: boolean): void {
+  const { files, dirs, failed } = out;
   let st;
   try {
     st = statSync(path);
   } catch (err) {
-    if (root) {
-      log('warn', 'kubernetes', 'manifests: path is missing', { path, err: (err as Error).message });
-      dirs.add(dirname(path));
-    }
+    if (!isGone(err)) failed.set(path, reason(err));
+    else if (root) log('warn', 'kubernetes', 'manifests: path is missing', { path, err: reason(err) });
+    if (root) dirs.add(dirname(path));
     return;
   }
   if (st.isDirectory()) {
     dirs.add(path);
     let entries: string[];
-    try { entries = readdirSync(path).sort(); } catch { return; }
+    try {
+      entries = readdirSync(path).sort();
+    } catch (err) {
+      failed.set(path, reason(err));
+      return;
+    }
     for (const e of entries) {
       if (e.startsWith('.')) continue;
       const p = join(path, e);
       let s;
-      try { s = statSync(p); } catch { continue; }
-      if (s.isDirectory()) scan(p, files, dirs, false);
+      try {
+        s = statSync(p);
+      } catch (err) {
+        // Removed since the listing: a deletion. Anything else: unreadable for now.
+        if (!isGone(err)) failed.set(p, reason(err));
+        continue;
+      }
+      if (s.isDirectory()) scan(p, out, false);
       else if (s.isFile() && EXTENSIONS.has(extname(e).toLowerCase())) files.set(p, `${s.size}:${s.mtimeMs}:${s.ino}`);
     }
   } else if (st.isFile()) {
@@ -278,31 +343,37 @@ function scan(path: string, files: Map<string, string>, dirs: Set<string>, root:
 /** Every Kubernetes object in a file, Lists flattened. Throws with a readable reason. */
 export async function readObjects(file: string): Promise<unknown[]> {
   const text = readFileSync(file, 'utf8');
-  const docs: unknown[] = [];
+  const name = basename(file);
+  let docs: unknown[];
   if (extname(file).toLowerCase() === '.json') {
     try {
       const v = JSON.parse(text) as unknown;
-      if (Array.isArray(v)) docs.push(...v); else docs.push(v);
+      docs = Array.isArray(v) ? v : [v];
     } catch (err) {
-      throw new Error(`${basename(file)}: invalid JSON: ${(err as Error).message}`);
+      throw new Error(`${name}: invalid JSON: ${(err as Error).message}`);
     }
   } else {
-    for (const chunk of splitDocuments(text)) {
-      const load = await loadYaml();
-      let parsed: unknown[];
-      try {
-        parsed = load(chunk.text);
-      } catch (err) {
-        throw new Error(`${basename(file)}: invalid YAML in the document starting at line ${chunk.line}: ${firstLine((err as Error).message)}`);
-      }
-      for (const p of parsed) docs.push(p);
+    // One pass over the whole stream (linear; js-yaml keeps no per-document
+    // copy of the text). Aliases come back as shared references, so nothing
+    // is expanded until something walks them: checked below, before that.
+    try {
+      docs = loadAll(text, undefined, { filename: name });
+    } catch (err) {
+      if (!(err instanceof YAMLException)) throw err;
+      throw new Error(`${name}: invalid YAML at line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${err.reason}`);
+    }
+    // Empty and comment-only documents.
+    docs = docs.filter((d) => d !== null && d !== undefined);
+    const limit = text.length + ALIAS_EXPANSION_BUDGET;
+    if (expandedSize(docs, limit) > limit) {
+      throw new Error(`${name}: YAML aliases expand the file to more than ${limit} nodes (${text.length} bytes + ${ALIAS_EXPANSION_BUDGET} for aliases); refusing it`);
     }
   }
   const out: unknown[] = [];
   const flatten = (v: unknown, where: string): void => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${basename(file)}: ${where} is not a Kubernetes object`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${name}: ${where} is not a Kubernetes object`);
     const o = v as { kind?: unknown; items?: unknown };
-    if (typeof o.kind !== 'string') throw new Error(`${basename(file)}: ${where} has no kind`);
+    if (typeof o.kind !== 'string') throw new Error(`${name}: ${where} has no kind`);
     if (o.kind.endsWith('List') && Array.isArray(o.items)) {
       o.items.forEach((item, i) => flatten(item, `${where}, item ${i + 1}`));
       return;
@@ -313,39 +384,28 @@ export async function readObjects(file: string): Promise<unknown[]> {
   return out;
 }
 
-function firstLine(s: string): string {
-  const i = s.indexOf('\n');
-  return i < 0 ? s : s.slice(0, i);
-}
-
 /**
- * Splits a YAML stream at "---" / "..." lines (a marker at column 0 can only
- * be a document boundary) and drops empty documents, which client-node's
- * loadAllYaml cannot take. Each chunk keeps its line numbers by padding.
+ * The number of nodes in `root` counted as a tree (each use of a shared
+ * object counts in full), or Infinity past `limit` or on a cycle (`&a [*a]`).
+ * Linear in the number of distinct objects: each one's size is computed once.
  */
-export function splitDocuments(text: string): Array<{ text: string; line: number }> {
-  const lines = text.split(/\r?\n/);
-  const out: Array<{ text: string; line: number }> = [];
-  let cur: string[] = [];
-  let start = 0;
-  const flush = (): void => {
-    const meaningful = cur.some((l) => !/^\s*(#.*)?$/.test(l) && !l.startsWith('%'));
-    if (meaningful) out.push({ text: '\n'.repeat(start) + cur.join('\n'), line: start + 1 });
-    cur = [];
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (/^---(\s|$)/.test(l)) {
-      flush();
-      start = i;
-      cur.push(l.slice(3));
-    } else if (/^\.\.\.\s*$/.test(l)) {
-      flush();
-      start = i + 1;
-    } else {
-      cur.push(l);
+function expandedSize(root: unknown, limit: number): number {
+  const sizes = new Map<object, number>();
+  const visiting = new Set<object>();
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== 'object') return 1;
+    const known = sizes.get(v);
+    if (known !== undefined) return known;
+    if (visiting.has(v)) return Infinity;
+    visiting.add(v);
+    let n = 1;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      n += size(child);
+      if (n > limit) break;
     }
-  }
-  flush();
-  return out;
+    visiting.delete(v);
+    sizes.set(v, n);
+    return n;
+  };
+  return size(root);
 }

@@ -8,6 +8,7 @@ import { expectArgs, noBlock, parseDuration, parseIntArg, unknownOption } from '
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import type { BlockInfo, PluginDefinition } from '../../server/plugin.js';
 import type { PodMode } from './answer.js';
+import { kubeconfigProblem } from './kubeconfig.js';
 import { KubernetesPlugin } from './kubernetes.js';
 import { isReverseZone } from './names.js';
 import { parseSelector, type LabelSelector } from './selector.js';
@@ -131,10 +132,14 @@ export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | '
         expectArgs(o, 3, 3, 'tls CERT KEY CACERT');
         opts.tls = { cert: path(o.args[0]!), key: path(o.args[1]!), ca: path(o.args[2]!) };
         break;
-      case 'kubeconfig':
+      case 'kubeconfig': {
         expectArgs(o, 1, 2, 'kubeconfig KUBECONFIG [CONTEXT]');
-        opts.kubeconfig = { path: path(o.args[0]!), context: o.args[1] };
+        const kubeconfig = { path: path(o.args[0]!), context: o.args[1] };
+        const problem = kubeconfigProblem(kubeconfig.path, kubeconfig.context);
+        if (problem) throw configError(o, `kubernetes: kubeconfig ${kubeconfig.path}: ${problem}`);
+        opts.kubeconfig = kubeconfig;
         break;
+      }
       case 'namespaces':
         expectArgs(o, 1, Infinity, 'namespaces NAMESPACE...');
         for (const ns of o.args) {

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Corefile } from '../../corefile/ast.js';
+import type { Corefile, SourceFile } from '../../corefile/ast.js';
 import { parseCorefile } from '../../corefile/parse.js';
 import { log } from '../../log.js';
 import type { Metrics } from '../../metrics/registry.js';
@@ -20,7 +20,10 @@ export function reloaderOf(shared: Map<string, unknown>): ReloadController | und
 }
 
 export class ReloadController {
-  /** SHA-512 of the Corefile text last loaded or tried (a broken file is tried once per change). */
+  /**
+   * SHA-512 over the Corefile and the files it imports, as last loaded or
+   * tried (a broken configuration is tried once per change).
+   */
   private hash: string | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -33,10 +36,10 @@ export class ReloadController {
     private readonly metrics: () => Metrics,
     /** The Corefile's path; without one there is nothing to reload from. */
     readonly conf: string | undefined,
+    /** The configuration now serving, as parsed from `conf`. */
+    serving?: Corefile,
   ) {
-    if (conf) {
-      try { this.hash = digest(readFileSync(conf, 'utf8')); } catch { /* reported at the first check */ }
-    }
+    if (serving?.files) this.hash = digestFiles(serving.files);
   }
 
   /**
@@ -93,12 +96,21 @@ export class ReloadController {
       if (force) this.metrics().reloadFailed.inc();
       return false;
     }
-    const hash = digest(text);
+    // Parsed before hashing: imported files are part of the configuration.
+    let corefile: Corefile | null = null;
+    let parseError: unknown = null;
+    try {
+      corefile = parseCorefile(text, { file: conf });
+    } catch (err) {
+      parseError = err;
+    }
+    const hash = corefile?.files ? digestFiles(corefile.files) : digestFiles([{ path: conf, text }], String(parseError));
     if (!force && hash === this.hash) return false;
     this.hash = hash;
     const started = Date.now();
     try {
-      const blocks = this.build(parseCorefile(text, { file: conf }));
+      if (!corefile) throw parseError;
+      const blocks = this.build(corefile);
       await this.server.reload(blocks);
     } catch (err) {
       this.metrics().reloadFailed.inc();
@@ -116,6 +128,9 @@ export class ReloadController {
   }
 }
 
-function digest(text: string): string {
-  return createHash('sha512').update(text).digest('hex');
+/** One digest over every file (path and content), plus why parsing failed, if it did. */
+function digestFiles(files: SourceFile[], failure = ''): string {
+  const h = createHash('sha512');
+  for (const f of files) h.update(`${f.path}\0${f.text.length}\0`).update(f.text);
+  return h.update(failure).digest('hex');
 }
