@@ -502,6 +502,38 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
       ok.ctl.abort();
     });
 
+    it('failNext with a Retry-After: the header goes out with the Status; 429 carries 1 s unless told', async () => {
+      api.failNext('list', 'services', 429, 1, '7');
+      const told = await rawGet(`${api.url}/api/v1/services`);
+      expect(told.status).to.equal(429);
+      expect(told.headers['retry-after']).to.equal('7');
+      expect(JSON.parse(told.body)).to.include({ kind: 'Status', code: 429, reason: 'TooManyRequests' });
+      api.failNext('watch', 'pods', 429);
+      const dflt = await rawGet(`${api.url}/api/v1/pods?watch=true`);
+      expect([dflt.status, dflt.headers['retry-after']]).to.deep.equal([429, '1']);
+      api.failNext('list', 'pods', 500);
+      expect((await rawGet(`${api.url}/api/v1/pods`)).headers['retry-after']).to.equal(undefined);
+      expect(api.requests.at(-1)!.at).to.be.within(Date.now() - 5000, Date.now());
+    });
+
+    it('garbleNextEvent: open watches get one undecodable line (client-node drops it), history keeps the event', async () => {
+      api.upsert('services', service('default', 'a', {}));
+      const from = api.resourceVersion();
+      const w = await openWatch('/api/v1/services', { resourceVersion: from });
+      api.garbleNextEvent('services');
+      api.upsert('services', service('default', 'lost', {}));
+      api.garbleNextEvent('services', 'unknown-type');
+      api.upsert('services', service('default', 'odd', {}));
+      api.upsert('services', service('default', 'after', {}));
+      await until(() => w.events.length >= 1, 2000, 'the event after the garbled ones');
+      await new Promise((r) => setTimeout(r, 50));
+      // client-node's Watch skips the line that is not JSON and passes the unknown type on.
+      expect(w.events.map((e) => `${e.type} ${e.object.metadata?.name}`)).to.deep.equal(['PATCHED odd', 'ADDED after']);
+      const replay = await openWatch('/api/v1/services', { resourceVersion: from });
+      await until(() => replay.events.length === 3, 2000, 'replayed events');
+      expect(replay.events.map((e) => `${e.type} ${e.object.metadata?.name}`)).to.deep.equal(['ADDED lost', 'ADDED odd', 'ADDED after']);
+    });
+
     it('endWatches ends streams cleanly; cutWatches cuts them (client sees an error)', async () => {
       const a = await openWatch('/api/v1/services', {});
       const b = await openWatch('/api/v1/pods', {});

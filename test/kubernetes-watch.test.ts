@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Kind, RecordOf, ServiceRecord, SliceRecord, StoreSink } from '../src/plugins/kubernetes/objects.js';
 import type { ApiSourceOptions } from '../src/plugins/kubernetes/source.js';
-import { ApiSource, type ApiSourceTuning } from '../src/plugins/kubernetes/watch.js';
+import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/watch.js';
+import { readPlugin } from '../src/metrics/plugins.js';
 import { FakeKubeApi, type FakeKubeApiOptions, type KubeObject, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
 
 const KINDS: Kind[] = ['services', 'endpointslices', 'namespaces', 'pods'];
@@ -387,6 +388,86 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     const ms = await until(() => sink.has('services', 'default/unheard'), 3000, 'watchdog reconnect');
     expect(ms).to.be.above(200);
     expect(env.logs.filter((l) => l.includes('watchdog: no event for 600 ms')).length).to.be.at.least(4);
+    expect(src.relists).to.equal(0);
+  });
+
+  it('relists, logs and counts when a watch line cannot be decoded, so the change it carried is not lost', async () => {
+    const env = await setup();
+    await synced(env);
+    const { api, sink, src } = env;
+    // A line cut off mid-object: the add of "lost" never arrives in a readable form, and
+    // the next event moves the resourceVersion past it.
+    api.garbleNextEvent('services', 'not-json');
+    api.upsert('services', service('default', 'lost', { clusterIP: '10.0.0.31' }));
+    api.upsert('services', service('default', 'next', { clusterIP: '10.0.0.32' }));
+    await until(() => sink.has('services', 'default/lost') && sink.has('services', 'default/next'), 3000, 'the lost service back');
+    expect(src.counters().services!.undecodable).to.equal(1);
+    expect(src.counters().services!.relists).to.equal(1);
+    const warn = env.logs.filter((l) => l.startsWith('warn undecodable watch event, relisting'));
+    expect(warn).to.have.length(1);
+    expect(warn[0]).to.include('"kind":"services"').and.include('lost');
+
+    // A well-formed event of a type no Kubernetes version sends: the same.
+    api.garbleNextEvent('pods', 'unknown-type');
+    api.upsert('pods', pod('default', 'web-9', '10.1.0.9'));
+    await until(() => sink.has('pods', 'default/web-9'), 3000, 'the pod of the unknown event type');
+    expect(src.counters().pods!.undecodable).to.equal(1);
+    expect(src.counters().pods!.relists).to.equal(1);
+    // Other kinds are not touched.
+    expect(sink.replaces.namespaces).to.equal(1);
+    // The metric, as /metrics reads it from the plugin.
+    const samples = readPlugin('kubernetes', { store: {}, source: src }, { server: 'dns://:53', zones: 'cluster.local.' });
+    const undecodable = samples.filter((p) => p.family === 'clusterdns_kubernetes_watch_undecodable_total');
+    expect(Object.fromEntries(undecodable.map((p) => [p.sample.labels.kind, p.sample.value]))).to.deep.equal({ services: 1, endpointslices: 0, namespaces: 0, pods: 1 });
+    await until(() => api.watchCount() === 4, 2000, 'watching again');
+  });
+
+  it('aborts a watch silent for 3 bookmark intervals, without an explicit watchdog', async () => {
+    const env = await setup({ tuning: { bookmarkIntervalMs: 200 } });
+    await synced(env);
+    const { api, sink, src } = env;
+    // The server keeps its promise of a bookmark per interval: no watchdog.
+    api.bookmarkIntervalMs = 200;
+    await delay(1000);
+    expect(env.logs.filter((l) => l.includes('watchdog'))).to.deep.equal([]);
+    expect(src.watchRestarts).to.equal(0);
+
+    api.silentWatches = true;
+    api.endWatches();
+    await until(() => api.watchCount() === 4 && src.watchRestarts === 4, 2000, 'silent watches open');
+    api.silentWatches = false;
+    api.upsert('services', service('default', 'unheard', { clusterIP: '10.0.0.22' }));
+    // 600 ms of silence, backoff, a new watch: seconds, not the 5-10 min of timeoutSeconds + 30 s.
+    await until(() => sink.has('services', 'default/unheard'), 4000, 'watchdog reconnect');
+    expect(env.logs.filter((l) => l.includes('watchdog: no event for 600 ms')).length).to.be.at.least(4);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, capped at 5 min; absent, zero or junk leaves the backoff', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    expect(parseRetryAfter('3', now)).to.equal(3000);
+    expect(parseRetryAfter('Mon, 30 Nov 2026 12:00:10 GMT', now)).to.equal(10_000);
+    expect(parseRetryAfter('86400', now)).to.equal(300_000);
+    for (const v of [undefined, '', '0', '-1', 'soon', 'Mon, 30 Nov 2026 11:00:00 GMT']) expect(parseRetryAfter(v, now), String(v)).to.equal(undefined);
+  });
+
+  it('waits as long as Retry-After says after a 429 on list and on watch, not the shorter backoff', async function () {
+    this.timeout(20000);
+    const env = await setup({ start: false, tuning: { backoffInitialMs: 20, backoffMaxMs: 40 } });
+    const { api, sink, src } = env;
+    api.failNext('list', 'services', 429, 1, '1');
+    src.start(sink);
+    await synced(env);
+    const lists = api.requests.filter((r) => r.path === '/api/v1/services' && r.query.watch !== 'true');
+    expect(lists).to.have.length(2);
+    expect(lists[1]!.at - lists[0]!.at).to.be.at.least(950);
+    expect(env.logs.some((l) => l.startsWith('warn list failed') && l.includes('"retry_after_ms":1000') && l.includes('HTTP 429'))).to.equal(true);
+
+    api.failNext('watch', 'namespaces', 429, 1, '2');
+    const before = api.requests.length;
+    api.endWatches();
+    await until(() => api.requests.slice(before).filter((r) => r.path === '/api/v1/namespaces').length === 2, 5000, 'the watch after the 429');
+    const watches = api.requests.slice(before).filter((r) => r.path === '/api/v1/namespaces');
+    expect(watches[1]!.at - watches[0]!.at).to.be.at.least(1950);
     expect(src.relists).to.equal(0);
   });
 
