@@ -599,6 +599,32 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     expect(bad.describe().api).to.match(/no context "nope"/);
   });
 
+  it('a missing, unreadable or broken kubeconfig: one error line naming the file, retried quietly', async () => {
+    fs.writeFileSync(path.join(tmp, 'broken.yaml'), 'apiVersion: v1\nclusters: [\n  - x: : :\n');
+    fs.writeFileSync(path.join(tmp, 'empty.yaml'), '');
+    const cases: Array<[string, RegExp]> = [
+      [path.join(tmp, 'missing', 'kubeconfig'), /cannot read it: no such file or directory \(ENOENT\)$/],
+      [tmp, /cannot read it: illegal operation on a directory \(EISDIR\)$/],
+      [path.join(tmp, 'broken.yaml'), /not a valid kubeconfig \(missed comma between flow collection entries \(3:3\)\)$/],
+      [path.join(tmp, 'empty.yaml'), /not a valid kubeconfig \(.*empty.*\)$/],
+    ];
+    for (const [file, re] of cases) {
+      const logs: Array<{ level: string; msg: string; error: string }> = [];
+      const src = new ApiSource({ kubeconfig: { path: file }, watchPods: false, watchEndpoints: false }, (level, msg, f) => logs.push({ level, msg, error: String(f?.error) }), {
+        backoffInitialMs: 10,
+        backoffMaxMs: 20,
+      });
+      src.start(new RecordingSink());
+      await until(() => logs.length >= 6, 3000, `retries for ${file}`);
+      await src.stop();
+      expect(logs[0]!.msg).to.equal('cannot configure API access');
+      expect(logs[0]!.error).to.equal(`kubeconfig ${file}: ${re.exec(logs[0]!.error)?.[0] ?? '(no match)'}`);
+      expect(logs[0]!.error).to.match(re).and.not.include('\n');
+      // Errors at the 1st, 2nd and 4th try; the others at debug.
+      expect(logs.slice(0, 6).map((l) => l.level)).to.deep.equal(['error', 'error', 'debug', 'error', 'debug', 'debug']);
+    }
+  });
+
   it('reports a missing in-cluster environment instead of guessing a server', async () => {
     const saved = [process.env.KUBERNETES_SERVICE_HOST, process.env.KUBERNETES_SERVICE_PORT];
     delete process.env.KUBERNETES_SERVICE_HOST;

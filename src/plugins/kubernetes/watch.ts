@@ -709,12 +709,30 @@ class ContinueExpired extends Error {
   }
 }
 
+/**
+ * KubeConfig.loadFromFile, with its failures made one line naming the file:
+ * fs errors carry the path only sometimes (not EISDIR), YAML errors never
+ * and span several lines with a code excerpt.
+ */
+function loadKubeconfig(kc: KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    const code = str(obj(err).code);
+    const msg = err instanceof Error ? err.message : String(err);
+    const what = /^E[A-Z]+$/.test(code)
+      ? `cannot read it: ${msg.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')} (${code})`
+      : `not a valid kubeconfig (${msg.split('\n')[0]!.trim()})`;
+    throw new Error(`kubeconfig ${file}: ${what}`);
+  }
+}
+
 /** Cluster access from the Corefile options: kubeconfig, endpoint (+tls), or in-cluster. */
 function buildConfig(k8s: K8s, o: ApiSourceOptions): { kc: KubeConfig; via: string } {
   const kc = new k8s.KubeConfig();
   let via: string;
   if (o.kubeconfig) {
-    kc.loadFromFile(o.kubeconfig.path);
+    loadKubeconfig(kc, o.kubeconfig.path);
     const context = o.kubeconfig.context;
     if (context) {
       if (!kc.getContextObject(context)) throw new Error(`kubeconfig ${o.kubeconfig.path}: no context "${context}"`);
@@ -862,6 +880,7 @@ export class ApiSource implements Source {
     const signal = this.abort.signal;
     const backoff = new Backoff(this.tuning.backoffInitialMs, this.tuning.backoffMaxMs);
     let ctx: Ctx | undefined;
+    let lastError = '';
     while (!signal.aborted && !ctx) {
       try {
         this.bootState = 'loading client';
@@ -873,8 +892,13 @@ export class ApiSource implements Source {
       } catch (err) {
         // Usually permanent (bad file), sometimes not (a token not mounted yet): keep trying.
         const ms = backoff.next();
-        this.bootState = `error (${errorText(err)}), retry in ${ms}ms`;
-        this.log('error', 'cannot configure API access', { error: errorText(err), backoff_ms: ms });
+        const error = errorText(err);
+        this.bootState = `error (${error}), retry in ${ms}ms`;
+        // Loud when it changes and at the 1st, 2nd, 4th... try: a file missing for an hour is a handful of lines.
+        const n = backoff.failures;
+        const loud = error !== lastError || (n & (n - 1)) === 0;
+        lastError = error;
+        this.log(loud ? 'error' : 'debug', 'cannot configure API access', { error, backoff_ms: ms, failures: n });
         await sleep(ms, signal);
       }
     }
