@@ -300,6 +300,30 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     expect(src.relists).to.equal(1);
   });
 
+  it('401 and 403: a warning with the status, the server message and what to check; backoff, then recovery', async () => {
+    const env = await setup({ start: false, tuning: { backoffInitialMs: 40, backoffMaxMs: 160 } });
+    const { api, sink, src } = env;
+    api.failNext('list', 'services', 401, 3);
+    src.start(sink);
+    await synced(env);
+    const fails = env.logs.filter((l) => l.includes('list failed, retrying') && l.includes('"kind":"services"'));
+    expect(fails).to.have.length(3);
+    expect(fails[0]).to.match(/^warn list failed, retrying .*"reason":"HTTP 401 Unauthorized: injected failure \(list services\): HTTP 401".*"hint":"the API server rejected our credentials/);
+    const waits = fails.map((l) => Number(/"backoff_ms":(\d+)/.exec(l)![1]));
+    // Equal jitter: 20-40, 40-80, 80-160 ms.
+    expect(waits[0]).to.be.within(20, 40);
+    expect(waits[1]).to.be.within(40, 80);
+    expect(waits[2]).to.be.within(80, 160);
+    expect(env.logs.some((l) => l.startsWith('info recovered') && l.includes('"kind":"services"'))).to.equal(true);
+
+    api.failNext('watch', 'pods', 403, 2);
+    api.endWatches();
+    await until(() => env.logs.filter((l) => l.startsWith('warn watch failed') && l.includes('HTTP 403 Forbidden')).length === 2, 3000, 'two 403s');
+    expect(env.logs.find((l) => l.includes('HTTP 403'))).to.include('"hint":"not allowed: the account needs list and watch');
+    await until(() => api.watchCount() === 4, 3000, 'watching again');
+    expect(src.relists).to.equal(0);
+  });
+
   it('lists again from the start when a continue token expires between pages', async () => {
     const env = await setup({ start: false, tuning: { pageSize: 1 } });
     const { api, sink, src } = env;

@@ -102,6 +102,11 @@ const MAX_EVENT_BYTES = 64 * 1024 * 1024;
 const WATCHDOG_BOOKMARKS = 3;
 /** A Retry-After longer than this is not believed (a broken proxy, a typo): wait this long at most. */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** What to check, for the failures an operator has to fix (not wait out). */
+const HINTS: Array<[RegExp, string]> = [
+  [/^HTTP 401\b/, 'the API server rejected our credentials: check the token or client certificate'],
+  [/^HTTP 403\b/, 'not allowed: the account needs list and watch on this resource (ClusterRole system:coredns)'],
+];
 const EVENT_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 /** A watch that ends cleanly this soon with no event counts as a "quick end". */
 const QUICK_END_MS = 1000;
@@ -435,6 +440,8 @@ class KindSync<K extends Kind> {
     this.lastReason = reason;
     const fields: Record<string, unknown> = { kind: this.kind, reason, backoff_ms: ms, failures: n };
     if (retryAfterMs !== undefined) fields.retry_after_ms = retryAfterMs;
+    const hint = HINTS.find(([re]) => re.test(reason))?.[1];
+    if (hint) fields.hint = hint;
     this.ctx.log(loud ? 'warn' : 'debug', `${phase} failed, retrying`, fields);
     await sleep(ms, this.ctx.signal);
   }
