@@ -271,7 +271,7 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
       api.upsert('endpointslices', endpointSlice('default', 'db-abc', 'db', 'IPv6', [{ addresses: ['fd00::1'] }], []));
       const slices = await disc.listEndpointSliceForAllNamespaces({ labelSelector: 'kubernetes.io/service-name=web' });
       expect(names(slices.items)).to.deep.equal(['web-abc']);
-      expect(slices.items[0]?.endpoints[0]?.addresses).to.deep.equal(['10.2.0.1']);
+      expect(slices.items[0]?.endpoints?.[0]?.addresses).to.deep.equal(['10.2.0.1']);
       const nsSlices = await disc.listNamespacedEndpointSlice({ namespace: 'default' });
       expect(names(nsSlices.items)).to.deep.equal(['db-abc', 'web-abc']);
 
@@ -502,6 +502,38 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
       ok.ctl.abort();
     });
 
+    it('failNext with a Retry-After: the header goes out with the Status; 429 carries 1 s unless told', async () => {
+      api.failNext('list', 'services', 429, 1, '7');
+      const told = await rawGet(`${api.url}/api/v1/services`);
+      expect(told.status).to.equal(429);
+      expect(told.headers['retry-after']).to.equal('7');
+      expect(JSON.parse(told.body)).to.include({ kind: 'Status', code: 429, reason: 'TooManyRequests' });
+      api.failNext('watch', 'pods', 429);
+      const dflt = await rawGet(`${api.url}/api/v1/pods?watch=true`);
+      expect([dflt.status, dflt.headers['retry-after']]).to.deep.equal([429, '1']);
+      api.failNext('list', 'pods', 500);
+      expect((await rawGet(`${api.url}/api/v1/pods`)).headers['retry-after']).to.equal(undefined);
+      expect(api.requests.at(-1)!.at).to.be.within(Date.now() - 5000, Date.now());
+    });
+
+    it('garbleNextEvent: open watches get one undecodable line (client-node drops it), history keeps the event', async () => {
+      api.upsert('services', service('default', 'a', {}));
+      const from = api.resourceVersion();
+      const w = await openWatch('/api/v1/services', { resourceVersion: from });
+      api.garbleNextEvent('services');
+      api.upsert('services', service('default', 'lost', {}));
+      api.garbleNextEvent('services', 'unknown-type');
+      api.upsert('services', service('default', 'odd', {}));
+      api.upsert('services', service('default', 'after', {}));
+      await until(() => w.events.length >= 1, 2000, 'the event after the garbled ones');
+      await new Promise((r) => setTimeout(r, 50));
+      // client-node's Watch skips the line that is not JSON and passes the unknown type on.
+      expect(w.events.map((e) => `${e.type} ${e.object.metadata?.name}`)).to.deep.equal(['PATCHED odd', 'ADDED after']);
+      const replay = await openWatch('/api/v1/services', { resourceVersion: from });
+      await until(() => replay.events.length === 3, 2000, 'replayed events');
+      expect(replay.events.map((e) => `${e.type} ${e.object.metadata?.name}`)).to.deep.equal(['ADDED lost', 'ADDED odd', 'ADDED after']);
+    });
+
     it('endWatches ends streams cleanly; cutWatches cuts them (client sees an error)', async () => {
       const a = await openWatch('/api/v1/services', {});
       const b = await openWatch('/api/v1/pods', {});
@@ -528,7 +560,9 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
       const back = api.goDown(300);
       expect(await w.done).to.be.instanceOf(Error);
       const err = await rejection(core.listServiceForAllNamespaces());
-      expect(String(err.message) + String((err as { code?: unknown }).code)).to.match(/ECONNREFUSED/);
+      // client-node 2 (undici): "fetch failed", the socket error is its cause.
+      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+      expect([err.message, (err as { code?: unknown }).code, cause?.code, cause?.message].map(String).join(' ')).to.match(/ECONNREFUSED/);
       await back;
       expect(api.url).to.equal(url);
       const list = await core.listServiceForAllNamespaces();
@@ -549,7 +583,8 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
     });
   });
 
-  describe('informer (makeInformer)', () => {
+  describe('informer (makeInformer)', function () {
+    this.timeout(15_000);
     it('adds, updates, deletes, and relists after a 410', async () => {
       api.upsert('services', service('default', 'a', { clusterIP: '10.0.0.1' }));
       const informer = k8s.makeInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces());
@@ -579,7 +614,9 @@ describe('FakeKubeApi (driven by @kubernetes/client-node)', function () {
       api.silentWatches = false;
       expect(listReqs()).to.equal(1);
       api.endWatches();
-      await until(() => log.length === 6 && api.watchCount('services') === 1, 3000, 'relist');
+      // client-node 2's informer waits 1 s, then 2 s... before each re-watch that follows one
+      // without events: here 1 s before the watch that gets the 410, 2 s before the relist.
+      await until(() => log.length === 6 && api.watchCount('services') === 1, 8000, 'relist');
       expect(listReqs()).to.equal(2);
       expect(log.slice(4).sort()).to.deep.equal(['add c', 'delete a']);
       expect(informer.list().map((s) => s.metadata?.name)).to.deep.equal(['c']);

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Kind, RecordOf, ServiceRecord, SliceRecord, StoreSink } from '../src/plugins/kubernetes/objects.js';
 import type { ApiSourceOptions } from '../src/plugins/kubernetes/source.js';
-import { ApiSource, type ApiSourceTuning } from '../src/plugins/kubernetes/watch.js';
+import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/watch.js';
+import { readPlugin } from '../src/metrics/plugins.js';
 import { FakeKubeApi, type FakeKubeApiOptions, type KubeObject, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
 
 const KINDS: Kind[] = ['services', 'endpointslices', 'namespaces', 'pods'];
@@ -299,6 +300,30 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     expect(src.relists).to.equal(1);
   });
 
+  it('401 and 403: a warning with the status, the server message and what to check; backoff, then recovery', async () => {
+    const env = await setup({ start: false, tuning: { backoffInitialMs: 40, backoffMaxMs: 160 } });
+    const { api, sink, src } = env;
+    api.failNext('list', 'services', 401, 3);
+    src.start(sink);
+    await synced(env);
+    const fails = env.logs.filter((l) => l.includes('list failed, retrying') && l.includes('"kind":"services"'));
+    expect(fails).to.have.length(3);
+    expect(fails[0]).to.match(/^warn list failed, retrying .*"reason":"HTTP 401 Unauthorized: injected failure \(list services\): HTTP 401".*"hint":"the API server rejected our credentials/);
+    const waits = fails.map((l) => Number(/"backoff_ms":(\d+)/.exec(l)![1]));
+    // Equal jitter: 20-40, 40-80, 80-160 ms.
+    expect(waits[0]).to.be.within(20, 40);
+    expect(waits[1]).to.be.within(40, 80);
+    expect(waits[2]).to.be.within(80, 160);
+    expect(env.logs.some((l) => l.startsWith('info recovered') && l.includes('"kind":"services"'))).to.equal(true);
+
+    api.failNext('watch', 'pods', 403, 2);
+    api.endWatches();
+    await until(() => env.logs.filter((l) => l.startsWith('warn watch failed') && l.includes('HTTP 403 Forbidden')).length === 2, 3000, 'two 403s');
+    expect(env.logs.find((l) => l.includes('HTTP 403'))).to.include('"hint":"not allowed: the account needs list and watch');
+    await until(() => api.watchCount() === 4, 3000, 'watching again');
+    expect(src.relists).to.equal(0);
+  });
+
   it('lists again from the start when a continue token expires between pages', async () => {
     const env = await setup({ start: false, tuning: { pageSize: 1 } });
     const { api, sink, src } = env;
@@ -387,6 +412,86 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     const ms = await until(() => sink.has('services', 'default/unheard'), 3000, 'watchdog reconnect');
     expect(ms).to.be.above(200);
     expect(env.logs.filter((l) => l.includes('watchdog: no event for 600 ms')).length).to.be.at.least(4);
+    expect(src.relists).to.equal(0);
+  });
+
+  it('relists, logs and counts when a watch line cannot be decoded, so the change it carried is not lost', async () => {
+    const env = await setup();
+    await synced(env);
+    const { api, sink, src } = env;
+    // A line cut off mid-object: the add of "lost" never arrives in a readable form, and
+    // the next event moves the resourceVersion past it.
+    api.garbleNextEvent('services', 'not-json');
+    api.upsert('services', service('default', 'lost', { clusterIP: '10.0.0.31' }));
+    api.upsert('services', service('default', 'next', { clusterIP: '10.0.0.32' }));
+    await until(() => sink.has('services', 'default/lost') && sink.has('services', 'default/next'), 3000, 'the lost service back');
+    expect(src.counters().services!.undecodable).to.equal(1);
+    expect(src.counters().services!.relists).to.equal(1);
+    const warn = env.logs.filter((l) => l.startsWith('warn undecodable watch event, relisting'));
+    expect(warn).to.have.length(1);
+    expect(warn[0]).to.include('"kind":"services"').and.include('lost');
+
+    // A well-formed event of a type no Kubernetes version sends: the same.
+    api.garbleNextEvent('pods', 'unknown-type');
+    api.upsert('pods', pod('default', 'web-9', '10.1.0.9'));
+    await until(() => sink.has('pods', 'default/web-9'), 3000, 'the pod of the unknown event type');
+    expect(src.counters().pods!.undecodable).to.equal(1);
+    expect(src.counters().pods!.relists).to.equal(1);
+    // Other kinds are not touched.
+    expect(sink.replaces.namespaces).to.equal(1);
+    // The metric, as /metrics reads it from the plugin.
+    const samples = readPlugin('kubernetes', { store: {}, source: src }, { server: 'dns://:53', zones: 'cluster.local.' });
+    const undecodable = samples.filter((p) => p.family === 'clusterdns_kubernetes_watch_undecodable_total');
+    expect(Object.fromEntries(undecodable.map((p) => [p.sample.labels.kind, p.sample.value]))).to.deep.equal({ services: 1, endpointslices: 0, namespaces: 0, pods: 1 });
+    await until(() => api.watchCount() === 4, 2000, 'watching again');
+  });
+
+  it('aborts a watch silent for 3 bookmark intervals, without an explicit watchdog', async () => {
+    const env = await setup({ tuning: { bookmarkIntervalMs: 200 } });
+    await synced(env);
+    const { api, sink, src } = env;
+    // The server keeps its promise of a bookmark per interval: no watchdog.
+    api.bookmarkIntervalMs = 200;
+    await delay(1000);
+    expect(env.logs.filter((l) => l.includes('watchdog'))).to.deep.equal([]);
+    expect(src.watchRestarts).to.equal(0);
+
+    api.silentWatches = true;
+    api.endWatches();
+    await until(() => api.watchCount() === 4 && src.watchRestarts === 4, 2000, 'silent watches open');
+    api.silentWatches = false;
+    api.upsert('services', service('default', 'unheard', { clusterIP: '10.0.0.22' }));
+    // 600 ms of silence, backoff, a new watch: seconds, not the 5-10 min of timeoutSeconds + 30 s.
+    await until(() => sink.has('services', 'default/unheard'), 4000, 'watchdog reconnect');
+    expect(env.logs.filter((l) => l.includes('watchdog: no event for 600 ms')).length).to.be.at.least(4);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, capped at 5 min; absent, zero or junk leaves the backoff', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    expect(parseRetryAfter('3', now)).to.equal(3000);
+    expect(parseRetryAfter('Mon, 30 Nov 2026 12:00:10 GMT', now)).to.equal(10_000);
+    expect(parseRetryAfter('86400', now)).to.equal(300_000);
+    for (const v of [undefined, '', '0', '-1', 'soon', 'Mon, 30 Nov 2026 11:00:00 GMT']) expect(parseRetryAfter(v, now), String(v)).to.equal(undefined);
+  });
+
+  it('waits as long as Retry-After says after a 429 on list and on watch, not the shorter backoff', async function () {
+    this.timeout(20000);
+    const env = await setup({ start: false, tuning: { backoffInitialMs: 20, backoffMaxMs: 40 } });
+    const { api, sink, src } = env;
+    api.failNext('list', 'services', 429, 1, '1');
+    src.start(sink);
+    await synced(env);
+    const lists = api.requests.filter((r) => r.path === '/api/v1/services' && r.query.watch !== 'true');
+    expect(lists).to.have.length(2);
+    expect(lists[1]!.at - lists[0]!.at).to.be.at.least(950);
+    expect(env.logs.some((l) => l.startsWith('warn list failed') && l.includes('"retry_after_ms":1000') && l.includes('HTTP 429'))).to.equal(true);
+
+    api.failNext('watch', 'namespaces', 429, 1, '2');
+    const before = api.requests.length;
+    api.endWatches();
+    await until(() => api.requests.slice(before).filter((r) => r.path === '/api/v1/namespaces').length === 2, 5000, 'the watch after the 429');
+    const watches = api.requests.slice(before).filter((r) => r.path === '/api/v1/namespaces');
+    expect(watches[1]!.at - watches[0]!.at).to.be.at.least(1950);
     expect(src.relists).to.equal(0);
   });
 
@@ -516,6 +621,32 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     await until(() => logs.some((l) => l.includes('no context')), 2000, 'context error');
     await bad.stop();
     expect(bad.describe().api).to.match(/no context "nope"/);
+  });
+
+  it('a missing, unreadable or broken kubeconfig: one error line naming the file, retried quietly', async () => {
+    fs.writeFileSync(path.join(tmp, 'broken.yaml'), 'apiVersion: v1\nclusters: [\n  - x: : :\n');
+    fs.writeFileSync(path.join(tmp, 'empty.yaml'), '');
+    const cases: Array<[string, RegExp]> = [
+      [path.join(tmp, 'missing', 'kubeconfig'), /cannot read it: no such file or directory \(ENOENT\)$/],
+      [tmp, /cannot read it: illegal operation on a directory \(EISDIR\)$/],
+      [path.join(tmp, 'broken.yaml'), /not a valid kubeconfig \(missed comma between flow collection entries \(3:3\)\)$/],
+      [path.join(tmp, 'empty.yaml'), /not a valid kubeconfig \(.*empty.*\)$/],
+    ];
+    for (const [file, re] of cases) {
+      const logs: Array<{ level: string; msg: string; error: string }> = [];
+      const src = new ApiSource({ kubeconfig: { path: file }, watchPods: false, watchEndpoints: false }, (level, msg, f) => logs.push({ level, msg, error: String(f?.error) }), {
+        backoffInitialMs: 10,
+        backoffMaxMs: 20,
+      });
+      src.start(new RecordingSink());
+      await until(() => logs.length >= 6, 3000, `retries for ${file}`);
+      await src.stop();
+      expect(logs[0]!.msg).to.equal('cannot configure API access');
+      expect(logs[0]!.error).to.equal(`kubeconfig ${file}: ${re.exec(logs[0]!.error)?.[0] ?? '(no match)'}`);
+      expect(logs[0]!.error).to.match(re).and.not.include('\n');
+      // Errors at the 1st, 2nd and 4th try; the others at debug.
+      expect(logs.slice(0, 6).map((l) => l.level)).to.deep.equal(['error', 'error', 'debug', 'error', 'debug', 'debug']);
+    }
   });
 
   it('reports a missing in-cluster environment instead of guessing a server', async () => {

@@ -44,6 +44,7 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
   clusterdns_kubernetes_watch_restarts_total: { type: 'counter', help: 'Watches that ended for any reason other than shutdown.' },
   clusterdns_kubernetes_watch_events_total: { type: 'counter', help: 'Watch events received.' },
   clusterdns_kubernetes_invalid_fields_total: { type: 'counter', help: 'Object fields dropped on arrival because they cannot go into a DNS answer (bad name, ExternalName, hostname, port).' },
+  clusterdns_kubernetes_watch_undecodable_total: { type: 'counter', help: 'Watch lines that were not a JSON event of a known type (each one forces a relist).' },
 };
 
 export interface PluginSample {
@@ -144,7 +145,7 @@ function readForward(f: ForwardMetrics): PluginSample[] {
 
 // ---- kubernetes ----------------------------------------------------------
 
-interface KindCounters { relists: number; watchRestarts: number; events: number; lastEventAt: number; synced: boolean }
+interface KindCounters { relists: number; watchRestarts: number; events: number; undecodable?: number; lastEventAt: number; synced: boolean }
 /** A cumulative histogram as the forward plugin keeps them (counts[i] = observations <= bounds[i]). */
 interface HistogramLike { bounds: readonly number[]; counts: readonly number[]; sum: number; count: number }
 
@@ -191,6 +192,7 @@ function readKubernetes(k: KubernetesLike, at: Placement): PluginSample[] {
     add('clusterdns_kubernetes_relists_total', kind, c.relists, true);
     add('clusterdns_kubernetes_watch_restarts_total', kind, c.watchRestarts, true);
     add('clusterdns_kubernetes_watch_events_total', kind, c.events, true);
+    if (c.undecodable !== undefined) add('clusterdns_kubernetes_watch_undecodable_total', kind, c.undecodable, true);
     if (c.lastEventAt > 0) add('clusterdns_kubernetes_last_event_age_seconds', kind, Math.max(0, (Date.now() - c.lastEventAt) / 1000), false);
   }
   return out;

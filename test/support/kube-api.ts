@@ -56,7 +56,12 @@ export interface RequestLogEntry {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** Date.now() when the request arrived. */
+  at: number;
 }
+
+/** How garbleNextEvent spoils an event line: cut off mid-object, or a type no client knows. */
+export type Garble = 'not-json' | 'unknown-type';
 
 interface KindInfo {
   kind: string;
@@ -142,6 +147,8 @@ interface FailRule {
   kind: Kind | '*';
   status: number;
   remaining: number;
+  /** Retry-After header value, if any. */
+  retryAfter: string | undefined;
 }
 
 interface ListSnapshot {
@@ -317,6 +324,7 @@ class HttpError extends Error {
     message: string,
     readonly reason?: string,
     readonly details?: Record<string, unknown>,
+    readonly retryAfter?: string,
   ) {
     super(message);
   }
@@ -339,6 +347,7 @@ export class FakeKubeApi {
   private readonly snapshots = new Map<string, ListSnapshot>();
   private snapshotSeq = 0;
   private bookmarkMs = 0;
+  private readonly garbles = new Map<Kind, Garble>();
   /** Pending re-listen of goDown(): cancelled by stop(). */
   private downWait: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
 
@@ -522,8 +531,18 @@ export class FakeKubeApi {
    * any) answer HTTP `status` with a Status body. Rules are consumed in the
    * order they were added.
    */
-  failNext(verb: 'list' | 'watch', kind: Kind | '*', status: number, count = 1): void {
-    if (count > 0) this.failRules.push({ verb, kind, status, remaining: count });
+  failNext(verb: 'list' | 'watch', kind: Kind | '*', status: number, count = 1, retryAfter?: string): void {
+    if (count > 0) this.failRules.push({ verb, kind, status, remaining: count, retryAfter });
+  }
+
+  /**
+   * The next event of `kind` reaches the watches open now as a line they
+   * cannot decode (a proxy mangling the stream, a server bug); the events
+   * after it are fine. History keeps the good event, so a relist or a
+   * watch from an older RV still sees the change.
+   */
+  garbleNextEvent(kind: Kind, how: Garble = 'not-json'): void {
+    this.garbles.set(kind, how);
   }
 
   /**
@@ -607,8 +626,12 @@ export class FakeKubeApi {
         st.historyStart = 0;
       }
     }
+    const garble = this.garbles.get(st.name);
+    this.garbles.delete(st.name);
     for (const w of st.watchers) {
-      const line = this.lineFor(w, ev);
+      let line = this.lineFor(w, ev);
+      if (line !== undefined && garble === 'not-json') line = `${line.slice(0, line.length >> 1)}\n`;
+      else if (line !== undefined && garble === 'unknown-type') line = line.replace(/^\{"type":"[A-Z]+"/, '{"type":"PATCHED"');
       if (line !== undefined) w.send(line);
     }
   }
@@ -663,12 +686,12 @@ export class FakeKubeApi {
     return eventLine('BOOKMARK', st.head + JSON.stringify({ metadata }).slice(1));
   }
 
-  private takeFailure(verb: 'list' | 'watch', kind: Kind): number | undefined {
+  private takeFailure(verb: 'list' | 'watch', kind: Kind): FailRule | undefined {
     const i = this.failRules.findIndex((r) => r.verb === verb && (r.kind === '*' || r.kind === kind));
     if (i < 0) return undefined;
     const r = this.failRules[i]!;
     if (--r.remaining <= 0) this.failRules.splice(i, 1);
-    return r.status;
+    return r;
   }
 
   // ------------------------------------------------------------------ routing
@@ -677,12 +700,12 @@ export class FakeKubeApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = v;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query });
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, at: Date.now() });
     if (this.requests.length > MAX_LOG) this.requests.splice(0, this.requests.length - MAX_LOG);
     try {
       this.route(req, res, url.pathname, query);
     } catch (err) {
-      if (err instanceof HttpError) this.sendStatus(res, err.code, err.message, err.reason, err.details);
+      if (err instanceof HttpError) this.sendStatus(res, err.code, err.message, err.reason, err.details, err.retryAfter);
       else if (err instanceof SelectorError) this.sendStatus(res, 400, err.message);
       else this.sendStatus(res, 500, String(err));
     }
@@ -811,8 +834,8 @@ export class FakeKubeApi {
   }
 
   private failIfAsked(verb: 'list' | 'watch', kind: Kind): void {
-    const code = this.takeFailure(verb, kind);
-    if (code !== undefined) throw new HttpError(code, `injected failure (${verb} ${kind}): HTTP ${code}`);
+    const r = this.takeFailure(verb, kind);
+    if (r) throw new HttpError(r.status, `injected failure (${verb} ${kind}): HTTP ${r.status}`, undefined, undefined, r.retryAfter);
   }
 
   // --------------------------------------------------------------------- list
@@ -883,7 +906,7 @@ export class FakeKubeApi {
       await pump(res, () => (k < page.length ? (k === 0 ? '' : ',') + page[k++]!.body : undefined));
       if (!res.destroyed) res.end(']}');
     } catch (err) {
-      if (err instanceof HttpError) return this.sendStatus(res, err.code, err.message, err.reason, err.details);
+      if (err instanceof HttpError) return this.sendStatus(res, err.code, err.message, err.reason, err.details, err.retryAfter);
       if (err instanceof SelectorError) return this.sendStatus(res, 400, err.message);
       throw err;
     }
@@ -980,12 +1003,14 @@ export class FakeKubeApi {
     this.sendRaw(res, code, JSON.stringify(body));
   }
 
-  private sendStatus(res: http.ServerResponse, code: number, message: string, reason?: string, details?: Record<string, unknown>): void {
+  private sendStatus(res: http.ServerResponse, code: number, message: string, reason?: string, details?: Record<string, unknown>, retryAfter?: string): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const headers: Record<string, string> = code === 429 ? { 'Retry-After': '1' } : {};
+    // Like the API server's max-in-flight filter: 429 always carries Retry-After (1 s unless told).
+    const after = retryAfter ?? (code === 429 ? '1' : undefined);
+    const headers: Record<string, string> = after !== undefined ? { 'Retry-After': after } : {};
     this.sendRaw(res, code, JSON.stringify(statusObject(code, message, reason, details)), headers);
   }
 }

@@ -10,12 +10,17 @@
 //          event           -> upsert / remove, remember its resourceVersion
 //          clean end       -> watch again from the last resourceVersion
 //          410 / Expired   -> list again (throttled)
+//          undecodable     -> log, count, list again (throttled): the event
+//                             is lost and later ones move the RV past it
+//          429             -> wait what Retry-After says, then try again
 //          anything else   -> backoff, then watch again from the last RV
-//          silent too long -> watchdog aborts it; backoff, watch again
+//          silent too long -> watchdog (a few bookmark intervals) aborts it;
+//                             backoff, watch again
 //
-// client-node's Watch does the streaming; lists and the discovery probe are
-// plain GETs with the request options KubeConfig produces (auth, TLS, proxy),
-// parsed as JSON without the generated clients' model deserialization.
+// Lists, watches and the discovery probe are plain GETs with the request
+// options KubeConfig produces (auth, TLS, proxy). The watch stream is split
+// into lines here rather than by client-node's Watch, because that one drops
+// lines it cannot parse without telling anyone.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -52,7 +57,12 @@ export interface ApiSourceTuning {
   backoffMaxMs?: number;
   /** Each watch asks for timeoutSeconds random in [min, 2*min), like client-go. Default 300. */
   minWatchTimeoutSeconds?: number;
-  /** Abort a watch that has been silent (no event, not even a bookmark) this long. Default: its timeoutSeconds + 30 s. */
+  /**
+   * How often the API server sends a BOOKMARK on a quiet watch (it does so
+   * about once a minute when asked with allowWatchBookmarks). Default 60 s.
+   */
+  bookmarkIntervalMs?: number;
+  /** Abort a watch that has been silent (no event, not even a bookmark) this long. Default: 3 bookmark intervals. */
   watchdogMs?: number;
   /** Two lists of one kind start at least this far apart (no tight 410 loop). Default 1 s. */
   relistMinIntervalMs?: number;
@@ -65,7 +75,7 @@ interface Tuning {
   backoffInitialMs: number;
   backoffMaxMs: number;
   minWatchTimeoutSeconds: number;
-  watchdogMs: number | undefined;
+  watchdogMs: number;
   relistMinIntervalMs: number;
   requestTimeoutMs: number;
 }
@@ -76,6 +86,8 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly reason: string,
     message: string,
+    /** From a Retry-After header (429, 503): how long the server asked us to wait. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -84,6 +96,18 @@ export class ApiError extends Error {
 
 /** Largest list page we accept (a page is `limit` objects, normally a few MB). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** Largest single watch event (one object; the API server's own limit on an object is ~1.5 MB). */
+const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** Silence of this many bookmark intervals means the watch is dead (one or two late bookmarks are not). */
+const WATCHDOG_BOOKMARKS = 3;
+/** A Retry-After longer than this is not believed (a broken proxy, a typo): wait this long at most. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** What to check, for the failures an operator has to fix (not wait out). */
+const HINTS: Array<[RegExp, string]> = [
+  [/^HTTP 401\b/, 'the API server rejected our credentials: check the token or client certificate'],
+  [/^HTTP 403\b/, 'not allowed: the account needs list and watch on this resource (ClusterRole system:coredns)'],
+];
+const EVENT_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 /** A watch that ends cleanly this soon with no event counts as a "quick end". */
 const QUICK_END_MS = 1000;
 /** After this many quick ends in a row, back off instead of re-watching at once. */
@@ -118,6 +142,22 @@ function errorText(err: unknown): string {
   const m = /^request to \S+ failed, reason: (.*)$/s.exec(msg);
   if (m) msg = m[1]!;
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+/**
+ * Retry-After in ms: delta-seconds or an HTTP-date (RFC 9110 10.2.3);
+ * undefined when absent, unparsable or zero (then our own backoff applies).
+ */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
+  if (!Number.isFinite(ms) || ms <= 0) return undefined;
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  return err instanceof ApiError ? err.retryAfterMs : undefined;
 }
 
 function httpStatus(err: unknown): number | undefined {
@@ -159,6 +199,35 @@ function listReader(path: string, onItem: (item: unknown) => void): BodyReader<{
   };
 }
 
+/** A watch body split into lines (one event each) as it streams in. */
+function lineReader(onLine: (line: string) => void): BodyReader<void> {
+  let rest: Buffer[] = [];
+  let restBytes = 0;
+  return {
+    write: (c) => {
+      let start = 0;
+      for (let nl = c.indexOf(0x0a); nl >= 0; nl = c.indexOf(0x0a, start)) {
+        const part = c.subarray(start, nl);
+        start = nl + 1;
+        const line = rest.length ? Buffer.concat([...rest, part]).toString('utf8') : part.toString('utf8');
+        rest = [];
+        restBytes = 0;
+        onLine(line);
+      }
+      if (start < c.length) {
+        restBytes += c.length - start;
+        if (restBytes > MAX_EVENT_BYTES) throw new Error(`watch event larger than ${MAX_EVENT_BYTES} bytes`);
+        rest.push(c.subarray(start));
+      }
+    },
+    end: () => {
+      // The API server ends every event with a newline: a tail without one is a cut-off event.
+      if (restBytes > 0) onLine(Buffer.concat(rest).toString('utf8'));
+      rest = [];
+    },
+  };
+}
+
 /** What we keep of a non-2xx body: enough for the Status message. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -166,9 +235,18 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  * GET `path` from the current cluster with KubeConfig's request options
  * (bearer token / client cert / CA / proxy agent); a 2xx body goes to
  * `reader` as it arrives. Non-2xx answers throw ApiError carrying the Status
- * reason.
+ * reason and Retry-After. `timeoutMs` 0: no inactivity timeout (watches
+ * have their watchdog); `maxBytes`: largest body accepted.
  */
-async function get<T>(kc: KubeConfig, path: string, query: Record<string, string>, signal: AbortSignal, timeoutMs: number, reader: BodyReader<T>): Promise<T> {
+async function get<T>(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string>,
+  signal: AbortSignal,
+  timeoutMs: number,
+  reader: BodyReader<T>,
+  maxBytes = MAX_BODY_BYTES,
+): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -176,10 +254,11 @@ async function get<T>(kc: KubeConfig, path: string, query: Record<string, string
   const o: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(o);
   const agent = o.agent;
+  let req: http.ClientRequest | undefined;
   try {
     return await new Promise<T>((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
-      const req = mod.request(
+      req = mod.request(
         url,
         { method: 'GET', agent, auth: o.auth, headers: { ...o.headers, accept: 'application/json' }, signal },
         (res) => {
@@ -192,12 +271,12 @@ async function get<T>(kc: KubeConfig, path: string, query: Record<string, string
           const fail = (err: unknown): void => {
             failed = true;
             reject(err);
-            req.destroy(err instanceof Error ? err : new Error(String(err)));
+            req?.destroy(err instanceof Error ? err : new Error(String(err)));
           };
           res.on('data', (c: Buffer) => {
             if (failed) return;
             size += c.length;
-            if (size > MAX_BODY_BYTES) return fail(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
+            if (size > maxBytes) return fail(new Error(`response larger than ${maxBytes} bytes`));
             if (!ok) {
               if (size <= MAX_ERROR_BODY_BYTES) errChunks.push(c);
               return;
@@ -233,17 +312,21 @@ async function get<T>(kc: KubeConfig, path: string, query: Record<string, string
             const st = obj(body);
             const reason = str(st.reason) || http.STATUS_CODES[code] || 'Unknown';
             const msg = str(st.message) || text.slice(0, 200);
-            reject(new ApiError(code, reason, `HTTP ${code} ${reason}${msg ? `: ${msg}` : ''}`));
+            const header = res.headers['retry-after'];
+            const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+            reject(new ApiError(code, reason, `HTTP ${code} ${reason}${msg ? `: ${msg}` : ''}`, retryAfterMs));
           });
         },
       );
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
+      const r = req;
+      if (timeoutMs > 0) r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      r.on('error', reject);
+      r.end();
     });
   } finally {
-    // Agents made by KubeConfig are per request; free the socket now.
-    if (agent instanceof http.Agent) agent.destroy();
+    // Free this request's socket now (a no-op once the response ended). Not
+    // the agent: KubeConfig may share one agent between all our requests.
+    req?.destroy();
   }
 }
 
@@ -266,7 +349,6 @@ interface Resource<K extends Kind> {
 
 /** What the kind loops share. */
 interface Ctx {
-  k8s: K8s;
   kc: KubeConfig;
   sink: StoreSink;
   log: LogFn;
@@ -277,7 +359,8 @@ interface Ctx {
 type WatchEnd =
   | { end: 'clean'; events: number; ms: number }
   | { end: 'expired'; reason: string; events: number }
-  | { end: 'error'; reason: string; events: number }
+  | { end: 'undecodable'; sample: string; bytes: number; events: number }
+  | { end: 'error'; reason: string; events: number; retryAfterMs?: number | undefined }
   | { end: 'stopped' };
 
 /** The list+watch loop of one kind. */
@@ -294,12 +377,15 @@ class KindSync<K extends Kind> {
   lastEventAt = 0;
   /** Records in the last complete list. */
   listed = 0;
+  /** Watch lines that were not a JSON event of a known type (each one costs a relist). */
+  undecodable = 0;
   resource: Resource<K> | undefined;
 
   private lists = 0;
   private lastListAt = 0;
   private readonly backoff: Backoff;
-  private expiredInARow = 0;
+  /** Relists forced by the watch (410, undecodable event) with no good event in between. */
+  private relistsInARow = 0;
   private quickEnds = 0;
   private sinkErrorLogged = false;
   private lastReason = '';
@@ -333,7 +419,7 @@ class KindSync<K extends Kind> {
         await this.afterWatch(await this.watch(this.resource));
       } catch (err) {
         if (signal.aborted) break;
-        await this.fail(phase, errorText(err));
+        await this.fail(phase, errorText(err), retryAfterOf(err));
       }
     }
     this.state = 'stopped';
@@ -344,13 +430,19 @@ class KindSync<K extends Kind> {
    * at the 1st, 2nd, 4th, 8th... failure in a row (so a long outage costs a
    * handful of lines per kind, not one every 10 s); the rest at debug.
    */
-  private async fail(phase: string, reason: string): Promise<void> {
-    const ms = this.backoff.next();
+  private async fail(phase: string, reason: string, retryAfterMs?: number): Promise<void> {
+    const backoffMs = this.backoff.next();
+    // The server said when to come back (429 Too Many Requests): earlier only adds to its load.
+    const ms = retryAfterMs ?? backoffMs;
     const n = this.backoff.failures;
     this.state = `backoff ${ms}ms`;
     const loud = reason !== this.lastReason || (n & (n - 1)) === 0;
     this.lastReason = reason;
-    this.ctx.log(loud ? 'warn' : 'debug', `${phase} failed, retrying`, { kind: this.kind, reason, backoff_ms: ms, failures: n });
+    const fields: Record<string, unknown> = { kind: this.kind, reason, backoff_ms: ms, failures: n };
+    if (retryAfterMs !== undefined) fields.retry_after_ms = retryAfterMs;
+    const hint = HINTS.find(([re]) => re.test(reason))?.[1];
+    if (hint) fields.hint = hint;
+    this.ctx.log(loud ? 'warn' : 'debug', `${phase} failed, retrying`, fields);
     await sleep(ms, this.ctx.signal);
   }
 
@@ -406,7 +498,7 @@ class KindSync<K extends Kind> {
       rv,
     });
     // Not while the server keeps answering our watches with 410: that streak backs off.
-    if (this.expiredInARow <= 1) this.recovered();
+    if (this.relistsInARow <= 1) this.recovered();
   }
 
   /** A batch for one complete list: the sink's own (records go in as each page is read), or one collecting for replace(). */
@@ -457,75 +549,66 @@ class KindSync<K extends Kind> {
   // -------------------------------------------------------------- watch
 
   private watch(res: Resource<K>): Promise<WatchEnd> {
-    const { k8s, kc, tuning, signal } = this.ctx;
+    const { kc, tuning, signal } = this.ctx;
     const min = tuning.minWatchTimeoutSeconds;
     const timeoutSeconds = Math.floor(min * (1 + Math.random()));
-    const watchdogMs = tuning.watchdogMs ?? (timeoutSeconds + 30) * 1000;
-    const params: Record<string, string | number | boolean | undefined> = {
-      allowWatchBookmarks: true,
-      timeoutSeconds,
-      resourceVersion: this.rv,
-      labelSelector: res.labelSelector,
+    const watchdogMs = tuning.watchdogMs;
+    const query: Record<string, string> = {
+      watch: 'true',
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
     };
+    if (this.rv !== undefined) query.resourceVersion = this.rv;
+    if (res.labelSelector) query.labelSelector = res.labelSelector;
     this.state = 'watching';
     this.sinkErrorLogged = false;
     const t0 = Date.now();
     return new Promise<WatchEnd>((resolve) => {
       let events = 0;
       let settled = false;
-      let controller: AbortController | undefined;
-      let agent: { destroy(): void } | undefined;
+      // Ends the request when an event, the watchdog or stop() ends the watch.
+      const abort = new AbortController();
       const finish = (r: WatchEnd): void => {
         if (settled) return;
         settled = true;
         clearTimeout(watchdog);
         signal.removeEventListener('abort', onStop);
-        // Either closes the stream; the agent also covers a request still connecting.
-        controller?.abort();
-        agent?.destroy();
+        abort.abort();
         resolve(r);
       };
       const onStop = (): void => finish({ end: 'stopped' });
       signal.addEventListener('abort', onStop, { once: true });
       const watchdog = setTimeout(() => finish({ end: 'error', reason: `watchdog: no event for ${watchdogMs} ms`, events }), watchdogMs);
 
-      // The Watch asks this config for its fetch options (and a fresh agent):
-      // keep that agent so a request stuck before its headers can be aborted.
-      const cfg = Object.create(kc) as KubeConfig;
-      cfg.applyToFetchOptions = async (o) => {
-        const init = await kc.applyToFetchOptions(o);
-        const a = init.agent;
-        if (a && typeof a === 'object' && typeof (a as { destroy?: unknown }).destroy === 'function') {
-          agent = a as { destroy(): void };
-          if (settled) agent.destroy();
+      const onLine = (line: string): void => {
+        if (settled) return;
+        const text = line.trim();
+        if (!text) return;
+        watchdog.refresh();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON: handled below like any other event we cannot read.
         }
-        return init;
+        const ev = obj(parsed);
+        const type = ev.type;
+        const object = ev.object;
+        if (typeof type !== 'string' || !EVENT_TYPES.has(type) || object === null || typeof object !== 'object') {
+          finish({ end: 'undecodable', sample: text.length > 120 ? `${text.slice(0, 120)}...` : text, bytes: Buffer.byteLength(text), events });
+          return;
+        }
+        events++;
+        const out = this.onEvent(res, type, object);
+        if (out) finish({ ...out, events });
       };
-      new k8s.Watch(cfg)
-        .watch(
-          res.path,
-          params,
-          (type: string, object: unknown) => {
-            if (settled) return;
-            watchdog.refresh();
-            events++;
-            const out = this.onEvent(res, type, object);
-            if (out) finish({ ...out, events });
-          },
-          (err: unknown) => {
-            if (settled) return;
-            if (err === null || err === undefined) finish({ end: 'clean', events, ms: Date.now() - t0 });
-            else if (httpStatus(err) === 410) finish({ end: 'expired', reason: 'HTTP 410 on watch', events });
-            else finish({ end: 'error', reason: errorText(err), events });
-          },
-        )
-        .then(
-          (c) => {
-            controller = c;
-            if (settled) c.abort();
-          },
-          (err: unknown) => finish({ end: 'error', reason: errorText(err), events }),
-        );
+      get(kc, res.path, query, abort.signal, 0, lineReader(onLine), Infinity).then(
+        () => finish({ end: 'clean', events, ms: Date.now() - t0 }),
+        (err: unknown) => {
+          if (httpStatus(err) === 410) finish({ end: 'expired', reason: 'HTTP 410 on watch', events });
+          else finish({ end: 'error', reason: errorText(err), events, retryAfterMs: retryAfterOf(err) });
+        },
+      );
     });
   }
 
@@ -569,7 +652,7 @@ class KindSync<K extends Kind> {
     if (rv) this.rv = rv;
     this.events++;
     this.lastEventAt = Date.now();
-    this.expiredInARow = 0;
+    this.relistsInARow = 0;
     this.quickEnds = 0;
     this.recovered();
     return undefined;
@@ -598,11 +681,20 @@ class KindSync<K extends Kind> {
         this.rv = undefined;
         this.ctx.log('info', 'watch history expired, relisting', { kind: this.kind, reason: r.reason });
         // A second 410 right after a fresh list: the server keeps refusing, back off.
-        if (this.expiredInARow++ > 0) await this.fail('watch', `410 again right after a list: ${r.reason}`);
+        if (this.relistsInARow++ > 0) await this.fail('watch', `410 again right after a list: ${r.reason}`);
+        return;
+      }
+      case 'undecodable': {
+        // The change it carried is lost, and the events after it move our
+        // resourceVersion past it: only a fresh list brings it back.
+        this.undecodable++;
+        this.rv = undefined;
+        this.ctx.log('warn', 'undecodable watch event, relisting', { kind: this.kind, line: r.sample, bytes: r.bytes });
+        if (this.relistsInARow++ > 0) await this.fail('watch', 'undecodable watch event again right after a list');
         return;
       }
       case 'error':
-        return this.fail('watch', r.reason);
+        return this.fail('watch', r.reason, r.retryAfterMs);
     }
   }
 }
@@ -624,12 +716,30 @@ class ContinueExpired extends Error {
   }
 }
 
+/**
+ * KubeConfig.loadFromFile, with its failures made one line naming the file:
+ * fs errors carry the path only sometimes (not EISDIR), YAML errors never
+ * and span several lines with a code excerpt.
+ */
+function loadKubeconfig(kc: KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    const code = str(obj(err).code);
+    const msg = err instanceof Error ? err.message : String(err);
+    const what = /^E[A-Z]+$/.test(code)
+      ? `cannot read it: ${msg.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')} (${code})`
+      : `not a valid kubeconfig (${msg.split('\n')[0]!.trim()})`;
+    throw new Error(`kubeconfig ${file}: ${what}`);
+  }
+}
+
 /** Cluster access from the Corefile options: kubeconfig, endpoint (+tls), or in-cluster. */
 function buildConfig(k8s: K8s, o: ApiSourceOptions): { kc: KubeConfig; via: string } {
   const kc = new k8s.KubeConfig();
   let via: string;
   if (o.kubeconfig) {
-    kc.loadFromFile(o.kubeconfig.path);
+    loadKubeconfig(kc, o.kubeconfig.path);
     const context = o.kubeconfig.context;
     if (context) {
       if (!kc.getContextObject(context)) throw new Error(`kubeconfig ${o.kubeconfig.path}: no context "${context}"`);
@@ -713,7 +823,7 @@ export class ApiSource implements Source {
       backoffInitialMs: tuning.backoffInitialMs ?? 200,
       backoffMaxMs: tuning.backoffMaxMs ?? 10_000,
       minWatchTimeoutSeconds: tuning.minWatchTimeoutSeconds ?? 300,
-      watchdogMs: tuning.watchdogMs,
+      watchdogMs: tuning.watchdogMs ?? WATCHDOG_BOOKMARKS * (tuning.bookmarkIntervalMs ?? 60_000),
       relistMinIntervalMs: tuning.relistMinIntervalMs ?? 1000,
       requestTimeoutMs: tuning.requestTimeoutMs ?? 60_000,
     };
@@ -734,10 +844,18 @@ export class ApiSource implements Source {
     return this.syncs.reduce((n, s) => Math.max(n, s.lastEventAt), 0);
   }
   /** Per-kind counters. */
-  counters(): Record<string, { relists: number; watchRestarts: number; events: number; lastEventAt: number; listed: number; synced: boolean }> {
+  counters(): Record<string, { relists: number; watchRestarts: number; events: number; undecodable: number; lastEventAt: number; listed: number; synced: boolean }> {
     const out: ReturnType<ApiSource['counters']> = {};
     for (const s of this.syncs) {
-      out[s.kind] = { relists: s.relists, watchRestarts: s.watchRestarts, events: s.events, lastEventAt: s.lastEventAt, listed: s.listed, synced: s.synced };
+      out[s.kind] = {
+        relists: s.relists,
+        watchRestarts: s.watchRestarts,
+        events: s.events,
+        undecodable: s.undecodable,
+        lastEventAt: s.lastEventAt,
+        listed: s.listed,
+        synced: s.synced,
+      };
     }
     return out;
   }
@@ -769,6 +887,7 @@ export class ApiSource implements Source {
     const signal = this.abort.signal;
     const backoff = new Backoff(this.tuning.backoffInitialMs, this.tuning.backoffMaxMs);
     let ctx: Ctx | undefined;
+    let lastError = '';
     while (!signal.aborted && !ctx) {
       try {
         this.bootState = 'loading client';
@@ -776,12 +895,17 @@ export class ApiSource implements Source {
         const { kc, via } = buildConfig(k8s, this.opts);
         this.server = kc.getCurrentCluster()?.server ?? '';
         this.log('info', 'connecting to the API server', { server: this.server, via });
-        ctx = { k8s, kc, sink, log: this.log, tuning: this.tuning, signal };
+        ctx = { kc, sink, log: this.log, tuning: this.tuning, signal };
       } catch (err) {
         // Usually permanent (bad file), sometimes not (a token not mounted yet): keep trying.
         const ms = backoff.next();
-        this.bootState = `error (${errorText(err)}), retry in ${ms}ms`;
-        this.log('error', 'cannot configure API access', { error: errorText(err), backoff_ms: ms });
+        const error = errorText(err);
+        this.bootState = `error (${error}), retry in ${ms}ms`;
+        // Loud when it changes and at the 1st, 2nd, 4th... try: a file missing for an hour is a handful of lines.
+        const n = backoff.failures;
+        const loud = error !== lastError || (n & (n - 1)) === 0;
+        lastError = error;
+        this.log(loud ? 'error' : 'debug', 'cannot configure API access', { error, backoff_ms: ms, failures: n });
         await sleep(ms, signal);
       }
     }
