@@ -21,6 +21,7 @@ import {
   type Kind, type NamespaceRecord, type PodRecord, type ServiceRecord, type SliceRecord, type StoreSink,
 } from './objects.js';
 import type { Source } from './source.js';
+import { loadAllYaml } from './yaml.js';
 
 export interface ManifestOptions {
   /** Quiet time after a file event before re-reading (default 100 ms). */
@@ -38,15 +39,6 @@ interface FileState {
 }
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-type LoadAllYaml = (text: string) => unknown[];
-let yamlLoader: Promise<LoadAllYaml> | null = null;
-
-/** client-node costs ~0.8 s to import: only when a YAML file is actually read. */
-function loadYaml(): Promise<LoadAllYaml> {
-  yamlLoader ??= import('@kubernetes/client-node').then((m) => (text: string) => m.loadAllYaml(text) as unknown[]);
-  return yamlLoader;
-}
-
 export class ManifestSource implements Source {
   private sink: StoreSink | null = null;
   private files = new Map<string, FileState>();
@@ -288,10 +280,9 @@ export async function readObjects(file: string): Promise<unknown[]> {
     }
   } else {
     for (const chunk of splitDocuments(text)) {
-      const load = await loadYaml();
       let parsed: unknown[];
       try {
-        parsed = load(chunk.text);
+        parsed = loadAllYaml(chunk.text);
       } catch (err) {
         throw new Error(`${basename(file)}: invalid YAML in the document starting at line ${chunk.line}: ${firstLine((err as Error).message)}`);
       }
