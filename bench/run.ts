@@ -35,7 +35,7 @@ for (const tool of ['dnsperf', 'knotd', 'taskset']) {
 }
 const haveDnsmasq = spawnSync('sh', ['-c', 'command -v dnsmasq']).status === 0;
 
-if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 
 interface Target { name: string; port: number; proc: ChildProcess; tcp: boolean; file: string }
 

@@ -20,7 +20,7 @@ const EPS = numberFlag('endpoints', 10);
 const CHANGES = numberFlag('changes', 200);
 const NS = 100;
 
-if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (!existsSync('dist/src/cli.js') || argv.includes('--build')) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 
 const ip = (n: number, base: number): string => `10.${base + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
 
