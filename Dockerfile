@@ -23,13 +23,13 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: all dependencies (TypeScript), compile src/ to dist/ ----------
+# ---- build: all dependencies (TypeScript, esbuild), bundle src/ to dist/ --
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: "prepare" compiles, and the sources are not copied yet.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json build.mjs ./
 COPY src ./src
 RUN npm run build
 

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { loadAllYaml } from './plugins/kubernetes/yaml.js';
 
 export interface KubeDnsConfig {
   /** Stub zone (lower-case, no trailing dot) -> nameservers ("IP" or "IP:PORT" / "[v6]:PORT"). */
@@ -153,11 +154,9 @@ export function kubeDnsToCorefile(cfg: KubeDnsConfig, opts: ConvertOptions = {})
 
 /** YAML (one or more documents, or JSON) -> Corefile text. Throws ConvertError for bad input. */
 export async function convertKubeDnsText(text: string, opts: ConvertOptions = {}): Promise<{ corefile: string; config: KubeDnsConfig; source: string }> {
-  // client-node is heavy to import (~0.5 s): only this command pays for it.
-  const { loadAllYaml } = await import('@kubernetes/client-node');
   let docs: unknown[];
   try {
-    docs = loadAllYaml(text) as unknown[];
+    docs = loadAllYaml(text);
   } catch (err) {
     throw new ConvertError(`cannot parse YAML: ${(err as Error).message.split('\n')[0]}`);
   }

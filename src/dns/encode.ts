@@ -305,12 +305,16 @@ export function encodeReusable(q: QueryEcho, r: Reply, limits: EncodeLimits): Bu
   const kept = r.encoded?.[variant];
   if (kept !== undefined && kept.lname === q.lname && kept.wire.length <= limits.maxSize) {
     const w = kept.wire;
+    // TypedArray.set and a plain loop for the short question: Buffer#copy's
+    // argument checks cost about as much as the copying here (measured ~2x).
     const out = Buffer.allocUnsafe(w.length);
-    w.copy(out);
-    out.writeUInt16BE(q.id, 0);
+    out.set(w);
+    out[0] = q.id >> 8;
+    out[1] = q.id & 0xff;
     out[2] = (w[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
     out[3] = (w[3]! & 0xef) | (q.flags & 0x10);
-    q.raw.copy(out, 12, 12, q.questionEnd);
+    const raw = q.raw;
+    for (let i = 12, end = q.questionEnd; i < end; i++) out[i] = raw[i]!;
     return out;
   }
   const out = encodeReply(q, r, limits);

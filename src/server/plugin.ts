@@ -13,7 +13,7 @@ export interface Request extends ParsedQuery {
   readonly zone: string;
   /** The listener, as CoreDNS labels it: "dns://:53". */
   readonly server: string;
-  /** performance.now() when the query arrived. */
+  /** performance.now() when the query arrived; 0 when the block has no observer (nothing reads it then). */
   readonly start: number;
   /** Set on queries the server sends itself (CNAME chasing, loop probe): no metrics, no log. */
   readonly internal: boolean;

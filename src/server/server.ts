@@ -426,7 +426,7 @@ export class DnsServer {
     const req: Request = {
       id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
       questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: m.zone,
-      server: l.label, start: performance.now(), internal: false,
+      server: l.label, start: block.observers.length > 0 ? performance.now() : 0, internal: false,
     };
     let result: Reply | Promise<Reply>;
     try {

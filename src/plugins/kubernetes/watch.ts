@@ -25,7 +25,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './client.js';
 import { type Level, log as writeLog } from '../../log.js';
 import { Backoff, sleep } from './backoff.js';
 import { ListSplitter } from './jsonlist.js';
@@ -42,7 +42,7 @@ import {
 } from './objects.js';
 import type { ApiSourceOptions, Source } from './source.js';
 
-type K8s = typeof import('@kubernetes/client-node');
+type K8s = typeof import('./client.js');
 
 /** Where the source's log lines go (default: src/log.ts, plugin=kubernetes). */
 export type LogFn = (level: Level, msg: string, fields?: Record<string, unknown>) => void;
@@ -114,9 +114,9 @@ const QUICK_END_MS = 1000;
 const MAX_QUICK_ENDS = 3;
 
 let clientModule: Promise<K8s> | undefined;
-/** client-node costs ~0.8 s to import: only when an API source really starts. */
+/** The Kubernetes client costs time and memory to load: only when an API source really starts. */
 function loadClient(): Promise<K8s> {
-  clientModule ??= import('@kubernetes/client-node').catch((err: unknown) => {
+  clientModule ??= import('./client.js').catch((err: unknown) => {
     clientModule = undefined;
     throw err;
   });
