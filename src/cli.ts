@@ -129,7 +129,7 @@ async function main(): Promise<number> {
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log('info', 'server', 'shutting down', { signal });
+      log('info', 'server', `${signal}: Shutting down servers then terminating`);
       reloaderFor(server)?.close();
       // health's lameduck runs inside shutdown(): /ready fails at once, DNS serves on meanwhile.
       server.shutdown().then(resolve, resolve);

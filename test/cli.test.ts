@@ -84,10 +84,11 @@ describe('command line', function () {
     const p = file('serve', 'example.org {\n  bind 127.0.0.1\n  errors\n}\n');
     const child = spawn(process.execPath, [...CLI, '--conf', p, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     try {
-      for (let i = 0; i < 100 && !err.includes('msg=serving'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(err).to.contain('msg=serving');
+      for (let i = 0; i < 100 && !err.includes('[INFO] serving'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(err).to.contain('[INFO] serving');
       const a = await udpQuery(port, 'example.org', 'A');
       expect(rcodeOf(a)).to.equal('SERVFAIL', 'no plugin answers: the end of the chain is SERVFAIL');
       const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -103,10 +104,11 @@ describe('command line', function () {
     const p = file('workers', 'example.org {\n  bind 127.0.0.1\n  errors\n}\n');
     const child = spawn(process.execPath, [...CLI, '--conf', p, '--port', String(port), '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     try {
-      for (let i = 0; i < 150 && (err.match(/msg=serving/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
-      expect((err.match(/msg=serving/g) ?? []).length, err).to.equal(2);
+      for (let i = 0; i < 150 && (err.match(/\[INFO\] serving/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((err.match(/\[INFO\] serving/g) ?? []).length, err).to.equal(2);
       const pids = err.match(/pids=(\d+),(\d+)/);
       expect(pids, err).to.not.equal(null);
       for (let i = 0; i < 10; i++) expect(rcodeOf(await udpQuery(port, 'example.org', 'A'))).to.equal('SERVFAIL');

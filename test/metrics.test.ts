@@ -204,8 +204,9 @@ describe('prometheus', function () {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--conf', conf, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     try {
-      expect(await until(() => (err.match(/msg=serving/g) ?? []).length === 2, 10_000)).to.equal(true, err);
+      expect(await until(() => (err.match(/\[INFO\] serving/g) ?? []).length === 2, 10_000)).to.equal(true, err);
       for (let i = 0; i < 20; i++) expect(rcodeOf(await udpQuery(dns, 'www.a.example', 'A'))).to.equal('NOERROR');
       for (let i = 0; i < 3; i++) {
         const m = await scrape(mp);

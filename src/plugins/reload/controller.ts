@@ -22,6 +22,11 @@ export function reloaderOf(shared: Map<string, unknown>): ReloadController | und
 export class ReloadController {
   /** SHA-512 of the Corefile text last loaded or tried (a broken file is tried once per change). */
   private hash: string | null = null;
+
+  /** SHA-512 (hex) of the Corefile last loaded or tried, if known. */
+  get configurationHash(): string | null {
+    return this.hash;
+  }
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   /** Check intervals asked for by `reload` plugins; the newest one applies. */
@@ -97,6 +102,7 @@ export class ReloadController {
     if (!force && hash === this.hash) return false;
     this.hash = hash;
     const started = Date.now();
+    log('info', 'server', 'Reloading', { reason });
     try {
       const blocks = this.build(parseCorefile(text, { file: conf }));
       await this.server.reload(blocks);
@@ -105,7 +111,7 @@ export class ReloadController {
       log('error', 'reload', 'Corefile changed but reload failed; the running configuration keeps serving', { reason, conf, err });
       return false;
     }
-    log('info', 'reload', 'reloaded the Corefile', { reason, conf, hash: hash.slice(0, 16), ms: Date.now() - started });
+    log('info', 'server', 'Reloading complete', { reason, conf, ms: Date.now() - started });
     return true;
   }
 
