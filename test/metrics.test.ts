@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, reloaderFor } from '../src/app.js';
@@ -127,6 +127,9 @@ describe('prometheus', function () {
       expect(sum(m, 'coredns_plugin_enabled', { ...base, name: 'fake' })).to.equal(1);
       expect(sum(m, 'coredns_plugin_enabled', { ...base, name: 'prometheus' })).to.equal(1);
       expect(m.find((l) => l.name === 'coredns_build_info')?.labels).to.include.keys('version', 'revision', 'goversion');
+      // The version is package.json's, as -version and the banner print it.
+      const pkgVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+      expect(m.find((l) => l.name === 'coredns_build_info')?.labels.version).to.equal(pkgVersion);
       expect(sum(m, 'coredns_reload_failed_total')).to.equal(0);
       expect(m.some((l) => l.name === 'process_cpu_user_seconds_total')).to.equal(true);
       expect(m.some((l) => l.name === 'process_resident_memory_bytes')).to.equal(true);
