@@ -165,7 +165,8 @@ describe('command line', function () {
     }
   });
 
-  it('-quiet drops the banner; -log.format json prints one JSON object per log line', async () => {
+  it('-quiet drops the banner; -log.format json prints one JSON object per log line', async function () {
+    this.timeout(90_000);
     const port = await freePort();
     const p = file('quiet', 'example.org {\n  bind 127.0.0.1\n  errors\n}\n');
     for (const [flags, check] of [
@@ -180,7 +181,9 @@ describe('command line', function () {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
       try {
-        for (let i = 0; i < 100 && !/serving/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+        // SIGTERM only once serving: before its handlers are installed it would just kill the process.
+        for (let i = 0; i < 300 && !/serving/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(out, out).to.match(/serving/);
         const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
         child.kill('SIGTERM');
         expect(await exit).to.equal(0);
