@@ -1,4 +1,5 @@
 import type { Corefile } from './corefile/ast.js';
+import { CorefileError } from './corefile/errors.js';
 import { metricsOf, SERVER_KEY } from './metrics/runtime.js';
 import { PLUGINS } from './plugins/index.js';
 import { ReloadController, RELOAD_KEY } from './plugins/reload/controller.js';
@@ -50,4 +51,31 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
   shared.set(RELOAD_KEY, reloader);
   reloaders.set(server, reloader);
   return server;
+}
+
+/**
+ * Every configuration problem of a parsed Corefile (`-validate`), each with
+ * FILE:LINE, instead of only the first: each server key and directive is
+ * checked on its own, then, if all passed, the server as a whole.
+ */
+export function validateCorefile(corefile: Corefile, opts: AppOptions = {}): CorefileError[] {
+  const problems: CorefileError[] = [];
+  buildBlocks(corefile, {
+    plugins: opts.plugins ?? PLUGINS,
+    defaultPort: opts.defaultPort ?? 53,
+    forcePort: opts.forcePort,
+    shared: new Map(),
+    resolve: () => { throw new Error('validation only'); },
+    problems,
+  });
+  // In file order, as an editor would walk them (blocks are checked keys first, then directives).
+  problems.sort((a, b) => (a.file === b.file ? a.line - b.line : 0));
+  if (problems.length > 0) return problems;
+  try {
+    createServer(corefile, opts);
+  } catch (err) {
+    if (!(err instanceof CorefileError)) throw err;
+    problems.push(err);
+  }
+  return problems;
 }

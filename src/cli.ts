@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { createServer, reloaderFor } from './app.js';
+import { createServer, reloaderFor, validateCorefile } from './app.js';
 import { loadCorefile } from './corefile/parse.js';
 import { CorefileError } from './corefile/errors.js';
-import { log } from './log.js';
+import { log, LOG_FORMATS, logFormat, setLogFormat, type LogFormat } from './log.js';
 import { serveClusterMetrics } from './metrics/cluster.js';
+import { PLUGINS } from './plugins/index.js';
+import { banner, explainBindError, nearestFlag, pluginList } from './startup.js';
+import { packageVersion, revision } from './version.js';
 import { isWorker, runPrimary } from './workers.js';
 
 // V8 grows the young generation to 2 x 16 MB after an allocation burst (the
@@ -22,24 +23,26 @@ const HELP = `Usage: clusterdns [options]
 
   --conf FILE, -conf FILE        Corefile to load (default: ./Corefile)
   --port N, -dns.port N          port for server blocks that name none (default 53)
-  --validate                     check the Corefile, print problems, exit 0/1
+  --validate, -validate          check the Corefile, print every problem (FILE:LINE), exit 0/1
   --workers N                    serve from N processes sharing the sockets (default 1)
+  --pidfile FILE, -pidfile FILE  write the process ID to FILE while serving
+  --quiet, -quiet                no startup banner
+  --plugins, -plugins            list the plugins compiled in
+  --log-format F, -log.format F  operational logs as coredns (default) or json;
+                                 also CLUSTERDNS_LOG_FORMAT
   --version, -version            print the version
   --help                         this text
 `;
 
-interface Args { conf: string; port: number; validate: boolean; workers: number }
+/** Every spelling the parser accepts: an unknown flag is matched against these. */
+const FLAGS = ['--conf', '-conf', '--port', '-dns.port', '--dns.port', '--validate', '-validate', '--workers',
+  '--pidfile', '-pidfile', '--quiet', '-quiet', '--plugins', '-plugins', '--log-format', '-log.format',
+  '--version', '-version', '--help', '-help', '-h'];
 
-function packageVersion(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, '..', 'package.json'), join(here, '..', '..', 'package.json')]) {
-    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* try the next layout */ }
-  }
-  return 'unknown';
-}
+interface Args { conf: string; port: number; validate: boolean; workers: number; pidfile: string | null; quiet: boolean }
 
 function parseArgs(argv: string[]): Args | null {
-  const args: Args = { conf: 'Corefile', port: 53, validate: false, workers: 1 };
+  const args: Args = { conf: 'Corefile', port: 53, validate: false, workers: 1, pidfile: null, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -57,16 +60,30 @@ function parseArgs(argv: string[]): Args | null {
         args.port = n;
         break;
       }
-      case '--validate': args.validate = true; break;
+      case '--validate': case '-validate': args.validate = true; break;
+      case '--pidfile': case '-pidfile': args.pidfile = value(); break;
+      case '--quiet': case '-quiet': args.quiet = true; break;
+      case '--log-format': case '-log.format': case '--log.format': {
+        const v = value();
+        if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new Error(`${flag}: "${v}" is not a log format; accepted: ${LOG_FORMATS.join(', ')}`);
+        setLogFormat(v as LogFormat);
+        break;
+      }
+      case '--plugins': case '-plugins': process.stdout.write(pluginList(PLUGINS)); return null;
       case '--workers': {
         const v = value();
         if (!/^[1-9]\d{0,2}$/.test(v)) throw new Error(`${flag}: "${v}" is not a worker count (1-999)`);
         args.workers = Number(v);
         break;
       }
-      case '--version': case '-version': process.stdout.write(`clusterdns ${packageVersion()}\n`); return null;
+      case '--version': case '-version':
+        process.stdout.write(`clusterdns ${packageVersion()}\n${[`${process.platform}/${process.arch}`, `node ${process.version}`, revision()].filter(Boolean).join(', ')}\n`);
+        return null;
       case '--help': case '-help': case '-h': process.stdout.write(HELP); return null;
-      default: throw new Error(`unknown flag ${a}; see --help`);
+      default: {
+        const near = nearestFlag(flag, FLAGS);
+        throw new Error(`unknown flag ${flag}${near ? `; did you mean ${near}?` : ''} (see --help)`);
+      }
     }
   }
   return args;
@@ -86,6 +103,23 @@ async function main(): Promise<number> {
   }
   if (args === null) return 0;
 
+  if (args.validate) {
+    let problems: CorefileError[];
+    try {
+      problems = validateCorefile(loadCorefile(args.conf), { defaultPort: args.port, conf: args.conf });
+    } catch (err) {
+      // A syntax error (or an unreadable file) leaves the rest of the file without structure: it is the one problem.
+      if (!(err instanceof CorefileError)) throw err;
+      problems = [err];
+    }
+    if (problems.length === 0) {
+      process.stdout.write(`${args.conf}: OK\n`);
+      return 0;
+    }
+    for (const p of problems) process.stderr.write(`${p.message}\n`);
+    process.stderr.write(`${args.conf}: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`);
+    return 1;
+  }
   let server;
   try {
     const corefile = loadCorefile(args.conf);
@@ -97,14 +131,12 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  if (args.validate) {
-    process.stdout.write(`${args.conf}: OK\n`);
-    return 0;
-  }
   if (args.workers > 1 && !isWorker()) {
     // The primary serves /metrics summed over the workers (each worker counts its own queries).
     const closeMetrics = await serveClusterMetrics(server);
+    if (args.pidfile) writeFileSync(args.pidfile, `${process.pid}\n`);
     const code = await runPrimary(args.workers);
+    if (args.pidfile) try { unlinkSync(args.pidfile); } catch { /* already gone */ }
     await closeMetrics();
     return code;
   }
@@ -120,16 +152,30 @@ async function main(): Promise<number> {
   try {
     await server.start();
   } catch (err) {
-    log('error', 'server', 'cannot start', { err });
+    const hint = explainBindError(err);
+    if (hint) log('error', 'server', hint);
+    else log('error', 'server', 'cannot start', { err });
     await server.stop(0).catch(() => undefined);
     return 1;
   }
+  // CoreDNS's banner (not in JSON mode: every line there is one JSON object).
+  if (!args.quiet && !isWorker() && logFormat() === 'coredns') process.stdout.write(banner(server.currentBlocks()));
   log('info', 'server', 'serving', { conf: args.conf, version: packageVersion() });
+  const pidfile = isWorker() ? null : args.pidfile;
+  if (pidfile) {
+    try {
+      writeFileSync(pidfile, `${process.pid}\n`);
+    } catch (err) {
+      log('error', 'server', `cannot write the pidfile ${pidfile}`, { err });
+      await server.stop(0).catch(() => undefined);
+      return 1;
+    }
+  }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log('info', 'server', 'shutting down', { signal });
+      log('info', 'server', `${signal}: Shutting down servers then terminating`);
       reloaderFor(server)?.close();
       // health's lameduck runs inside shutdown(): /ready fails at once, DNS serves on meanwhile.
       server.shutdown().then(resolve, resolve);
@@ -137,6 +183,7 @@ async function main(): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   });
+  if (pidfile) try { unlinkSync(pidfile); } catch { /* already gone */ }
   // A --workers worker: the IPC channel to the primary would hold the event loop open.
   if (isWorker()) process.disconnect?.();
   // Anything still holding the event loop (a stuck socket) must not keep a stopped server alive.

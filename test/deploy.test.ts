@@ -20,7 +20,8 @@ type Obj = any;
 const DIR = 'deploy';
 
 describe('deploy/ manifests', function () {
-  this.timeout(10_000);
+  // Importing client-node for its YAML loader takes seconds on a loaded machine.
+  this.timeout(40_000);
   const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
   const objects: Array<{ file: string; obj: Obj }> = [];
   const byKind = (kind: string): Obj[] => objects.filter((o) => o.obj.kind === kind).map((o) => o.obj);
@@ -46,7 +47,7 @@ describe('deploy/ manifests', function () {
       expect(obj.metadata?.name, file).to.be.a('string');
       if (!obj.kind.startsWith('Cluster')) expect(obj.metadata.namespace, file).to.equal('kube-system');
     }
-    expect(readFileSync(join(DIR, 'README.md'), 'utf8')).to.match(/CoreDNS[\s\S]*replicas[\s\S]*HorizontalPodAutoscaler[\s\S]*NodeLocal DNSCache/);
+    expect(readFileSync(join(DIR, 'README.md'), 'utf8')).to.match(/MIGRATING\.md[\s\S]*replicas[\s\S]*HorizontalPodAutoscaler[\s\S]*NodeLocal DNSCache/);
   });
 
   it('RBAC: the Deployment runs as the ServiceAccount the binding grants list/watch on exactly what the plugin watches', () => {
@@ -76,16 +77,30 @@ describe('deploy/ manifests', function () {
     expect(() => createServer(corefile)).to.not.throw();
     const kubeadm = /^\.:53 \{[\s\S]*?^\}/m.exec(readFileSync('Corefile.example', 'utf8'))![0];
     const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
-    expect(squash(text)).to.equal(squash(kubeadm), 'the kubeadm default (Corefile.example), unchanged');
+    const withImports = kubeadm.replace(/\}\s*$/, '    import /etc/coredns/custom/*.override\n}\nimport /etc/coredns/custom/*.server\n');
+    expect(squash(text)).to.equal(squash(withImports), 'the kubeadm default (Corefile.example) plus the coredns-custom imports of k3s and AKS');
 
     const pod = one('Deployment').spec.template.spec;
     const c = pod.containers[0];
-    expect(c.args).to.deep.equal(['--conf', '/etc/coredns/Corefile']);
+    // CoreDNS's args, as kubeadm writes them; the CLI accepts them.
+    expect(c.args).to.deep.equal(['-conf', '/etc/coredns/Corefile']);
     const mount = c.volumeMounts.find((m: Obj) => m.mountPath === '/etc/coredns');
     const vol = pod.volumes.find((v: Obj) => v.name === mount.name);
     expect(vol.configMap.name).to.equal(cm.metadata.name);
-    expect(vol.configMap.items).to.deep.equal([{ key: 'Corefile', path: 'Corefile' }]);
+    expect(vol.configMap.items, 'the whole ConfigMap: Corefile, NodeHosts, any key').to.equal(undefined);
     expect(mount.readOnly).to.equal(true);
+    // Every file the Corefile names under /etc/coredns is a key of the mounted ConfigMap or the custom mount.
+    const named = [...text.matchAll(/\/etc\/coredns\/(\S+)/g)].map((m) => m[1]!);
+    for (const n of named) {
+      if (n.startsWith('custom/')) continue;
+      expect(Object.keys(cm.data), `/etc/coredns/${n}`).to.include(n);
+    }
+    const custom = c.volumeMounts.find((m: Obj) => m.mountPath === '/etc/coredns/custom');
+    const customVol = pod.volumes.find((v: Obj) => v.name === custom.name);
+    expect(customVol.configMap).to.deep.equal({ name: 'coredns-custom', optional: true });
+    expect(custom.readOnly).to.equal(true);
+    expect(c.args[1]).to.equal(`${mount.mountPath}/Corefile`);
+    expect(Object.keys(cm.data)).to.include('Corefile');
   });
 
   it('ports and probes agree with the Corefile, the Service and the PodDisruptionBudget', () => {
@@ -135,12 +150,16 @@ describe('deploy/ manifests', function () {
     const anti = pod.affinity.podAntiAffinity;
     const terms = [...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []), ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((t: Obj) => t.podAffinityTerm)];
     expect(terms.some((t: Obj) => t.topologyKey === 'kubernetes.io/hostname' && Object.entries(t.labelSelector.matchLabels).every(([k, v]) => dep.spec.template.metadata.labels[k] === v))).to.equal(true);
-    expect(c.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
-    expect(c.securityContext.capabilities.drop).to.deep.equal(['ALL']);
+    expect(c.securityContext, 'CoreDNS\'s container securityContext, the one the image supports').to.deep.equal(IMAGE_SECURITY_CONTEXT);
     expect(pod.securityContext.runAsNonRoot).to.equal(true);
-    expect(pod.securityContext.runAsUser).to.be.above(0);
-    // Non-root and no capability: port 53 needs the unprivileged-port sysctl.
-    expect(pod.securityContext.sysctls).to.deep.include({ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' });
+    expect(pod.securityContext.runAsUser).to.equal(imageUser());
+    expect(pod.securityContext.sysctls, 'port 53 comes from the capability, not a sysctl').to.equal(undefined);
+    // Spread over zones and nodes, never blocking scheduling on a small cluster.
+    const spread = pod.topologySpreadConstraints.map((t: Obj) => `${t.topologyKey}/${t.whenUnsatisfiable}`).sort();
+    expect(spread).to.deep.equal(['kubernetes.io/hostname/ScheduleAnyway', 'topology.kubernetes.io/zone/ScheduleAnyway']);
+    for (const t of pod.topologySpreadConstraints) expect(t.labelSelector.matchLabels).to.deep.equal(dep.spec.selector.matchLabels);
+    // kubeadm's memory request; the limit leaves room above the ~70 MB idle RSS.
+    expect(c.resources.requests.memory).to.equal('70Mi');
     // The Corefile forwards to /etc/resolv.conf: the node's, not ourselves.
     expect(pod.dnsPolicy).to.equal('Default');
 
@@ -156,6 +175,19 @@ describe('deploy/ manifests', function () {
     expect(mebibytes(c.resources.requests.memory)).to.be.at.most(limitMi);
   });
 });
+
+/** What the image needs (Dockerfile: node with cap_net_bind_service=+ep), which is exactly CoreDNS's container securityContext. */
+const IMAGE_SECURITY_CONTEXT = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+};
+
+/** The numeric USER of the Dockerfile's final stage. */
+function imageUser(): number {
+  const users = [...readFileSync('Dockerfile', 'utf8').matchAll(/^USER\s+(\d+)/gm)];
+  return Number(users.at(-1)![1]);
+}
 
 function mebibytes(q: string): number {
   const m = /^(\d+)(Mi|Gi|M|G)$/.exec(q);

@@ -1,6 +1,7 @@
 // No Docker engine runs here: this checks the Dockerfile's structure so it
 // cannot rot silently (stages, what each copies and runs, the user, the
-// entrypoint), against the repository it builds.
+// entrypoint, the capability), against the repository it builds. What the
+// capability does at run time is tested in test/capability.test.ts.
 
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,7 +38,10 @@ function stages(all: Instruction[]): { args: Map<string, string>; stages: Stage[
       const base = m[1]!.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string, b: string) => args.get(a ?? b) ?? '');
       list.push({ base, name: m[2] ?? null, body: [] });
     } else if (list.length === 0) {
-      if (ins.op === 'ARG') { const [k, v] = ins.args.split('='); args.set(k!, v ?? ''); }
+      if (ins.op === 'ARG') {
+        const [k, v] = ins.args.split('=');
+        args.set(k!, (v ?? '').replace(/\$\{(\w+)\}/g, (_, a: string) => args.get(a) ?? ''));
+      }
     } else {
       list.at(-1)!.body.push(ins);
     }
@@ -48,33 +52,39 @@ function stages(all: Instruction[]): { args: Map<string, string>; stages: Stage[
 describe('Dockerfile', () => {
   const text = readFileSync('Dockerfile', 'utf8');
   const all = instructions(text);
-  const { stages: st } = stages(all);
+  const { args, stages: st } = stages(all);
   const final = st.at(-1)!;
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string>; engines: { node: string } };
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string; license: string; bin: Record<string, string>; scripts: Record<string, string> };
   const runs = (s: Stage) => s.body.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+  const copiesFrom = (s: Stage, what: RegExp) => s.body.find((i) => i.op === 'COPY' && /--from=/.test(i.args) && what.test(i.args));
+  const stageNamed = (n: string) => st.find((s) => s.name === n)!;
 
-  it('builds in a stage with dev dependencies and ships a slim Node LTS with production ones', () => {
-    expect(st.length).to.be.at.least(2);
+  it('builds on Node 24 LTS pinned to one release, with dev dependencies only in the build stage', () => {
+    expect(args.get('NODE_VERSION')).to.match(/^24\.\d+\.\d+$/, 'an exact Node 24 release, not a floating tag');
+    const nodeStages = st.filter((s) => s !== final);
+    expect(nodeStages.length).to.be.at.least(3);
+    for (const s of nodeStages) expect(s.base, `stage ${s.name}`).to.match(new RegExp(`^node:${args.get('NODE_VERSION')!.replace(/\./g, '\\.')}-\\w+-slim(@sha256:[0-9a-f]{64})?$`));
     const build = st.find((s) => /npm ci(?![^\n]*--omit=dev)/.test(runs(s)) && /npm run build|tsc/.test(runs(s)));
     expect(build, 'a stage installs all dependencies and compiles').to.not.equal(undefined);
-    expect(build).to.not.equal(final);
-    for (const s of st) {
-      const m = /^node:(\d+)[-.\w]*-slim$/.exec(s.base);
-      expect(m, `stage ${s.name}: ${s.base}`).to.not.equal(null);
-      expect(Number(m![1]) % 2, 'an LTS (even) major').to.equal(0);
-      expect(Number(m![1])).to.be.at.least(Number(/(\d+)/.exec(pkg.engines.node)![1]));
-    }
     // Production node_modules come from an `npm ci --omit=dev` stage.
-    const nm = final.body.find((i) => i.op === 'COPY' && /node_modules/.test(i.args))!;
-    const from = /--from=(\S+)/.exec(nm.args)![1]!;
-    expect(runs(st.find((s) => s.name === from)!)).to.match(/npm ci[^\n]*--omit=dev/);
+    const nm = copiesFrom(final, /node_modules/)!;
+    expect(runs(stageNamed(/--from=(\S+)/.exec(nm.args)![1]!))).to.match(/npm ci[^\n]*--omit=dev/);
     // package.json's "prepare" compiles with tsc (a dev dependency): every npm ci must skip scripts.
     if (pkg.scripts.prepare) for (const s of st) for (const r of runs(s).split('\n')) if (/npm ci/.test(r)) expect(r).to.contain('--ignore-scripts');
-    expect(runs(final)).to.not.match(/npm (ci|install)/, 'nothing installed in the final stage');
+  });
+
+  it('runs on a minimal base: no shell, no package manager, nothing run in the final stage', () => {
+    expect(final.base).to.match(/^gcr\.io\/distroless\/(cc|base|static)-debian\d+(:nonroot)?(@sha256:[0-9a-f]{64})?$/);
+    expect(final.body.filter((i) => i.op === 'RUN'), 'distroless has no shell to RUN with').to.deep.equal([]);
+    for (const i of final.body.filter((x) => x.op === 'ENTRYPOINT' || x.op === 'CMD' || x.op === 'HEALTHCHECK')) {
+      expect(i.args, `${i.op} in exec form (no shell)`).to.match(/(^|CMD )\[/);
+    }
   });
 
   it('copies only files that exist, from stages defined before', () => {
     const names: string[] = [];
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
+    const excluded = (src: string) => ignored.some((pat) => pat === src.replace(/\/$/, '') || (pat.startsWith('*') && src.endsWith(pat.slice(1))));
     for (const s of st) {
       for (const i of s.body.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {
         const words = i.args.split(/\s+/).filter((w) => !w.startsWith('--'));
@@ -85,9 +95,7 @@ describe('Dockerfile', () => {
           continue;
         }
         for (const src of srcs) expect(existsSync(src), `COPY ${src} at line ${i.line}`).to.equal(true);
-        // Nothing copied may be excluded by .dockerignore.
-        const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
-        for (const src of srcs) expect(ignored.includes(src.replace(/\/$/, '')), `${src} is in .dockerignore`).to.equal(false);
+        for (const src of srcs) expect(excluded(src), `${src} is in .dockerignore`).to.equal(false);
       }
       if (s.name) names.push(s.name);
     }
@@ -95,30 +103,42 @@ describe('Dockerfile', () => {
     for (const p of ['node_modules', 'dist', '.git']) expect(ignore.split('\n')).to.include(p);
   });
 
-  it('runs as a non-root user, documents how port 53 is bound, and checks /health', () => {
+  it('gives node cap_net_bind_service as a file capability and runs it as a numeric non-root user', () => {
+    const nodeCopy = final.body.find((i) => i.op === 'COPY' && /\s\/usr\/local\/bin\/node$/.test(i.args))!;
+    expect(nodeCopy, 'node is copied into the runtime').to.not.equal(undefined);
+    const from = stageNamed(/--from=(\S+)/.exec(nodeCopy.args)![1]!);
+    const src = nodeCopy.args.split(/\s+/).filter((w) => !w.startsWith('--'))[0]!;
+    expect(runs(from)).to.match(new RegExp(`setcap cap_net_bind_service=\\+ep ${src.replace(/\//g, '\\/')}(\\s|$)`));
+    expect(runs(from)).to.match(/getcap/, 'the build fails if the capability did not stick');
     const users = final.body.filter((i) => i.op === 'USER');
-    expect(users).to.have.length.at.least(1);
     const user = users.at(-1)!.args.split(':')[0]!;
     expect(user).to.match(/^\d+$/, 'numeric, so runAsNonRoot can verify it');
     expect(Number(user)).to.be.above(0);
-    expect(text).to.contain('net.ipv4.ip_unprivileged_port_start=0');
     expect(final.body.find((i) => i.op === 'EXPOSE')?.args).to.contain('53/udp');
     const hc = final.body.find((i) => i.op === 'HEALTHCHECK')!;
     expect(hc.args).to.contain(`:${HEALTH_DEFAULT_PORT}/health`);
+    expect(hc.args).to.contain('"/usr/local/bin/node"');
   });
 
-  it('ENTRYPOINT clusterdns, on PATH as package.json\'s bin, CMD the CoreDNS ConfigMap path', () => {
-    const entry = final.body.filter((i) => i.op === 'ENTRYPOINT').at(-1)!;
-    const cmd = final.body.filter((i) => i.op === 'CMD').at(-1)!;
-    expect(JSON.parse(entry.args)).to.deep.equal(['clusterdns']);
-    expect(JSON.parse(cmd.args)).to.deep.equal(['--conf', '/etc/coredns/Corefile']);
-    // The symlink points at the compiled bin of package.json, inside the copied dist/.
-    const bin = pkg.bin.clusterdns!;
-    expect(runs(final)).to.match(new RegExp(`ln -s\\s+/app/${bin.replace(/\./g, '\\.')}\\s+/usr/local/bin/clusterdns`));
+  it("ENTRYPOINT runs package.json's bin with node, CMD is CoreDNS's args", () => {
+    const entry = JSON.parse(final.body.filter((i) => i.op === 'ENTRYPOINT').at(-1)!.args) as string[];
+    const cmd = JSON.parse(final.body.filter((i) => i.op === 'CMD').at(-1)!.args) as string[];
     const workdir = final.body.find((i) => i.op === 'WORKDIR')!.args;
-    expect(workdir).to.equal('/app');
-    expect(final.body.some((i) => i.op === 'COPY' && /--from=\S+\s+\S*dist\s+\.\/dist/.test(i.args))).to.equal(true);
-    expect(final.body.some((i) => i.op === 'COPY' && /^package\.json\b/.test(i.args)), 'package.json beside dist ("type": "module")').to.equal(true);
-    expect(readFileSync('src/cli.ts', 'utf8').startsWith('#!/usr/bin/env node')).to.equal(true);
+    expect(entry).to.deep.equal(['/usr/local/bin/node', `${workdir}/${pkg.bin.clusterdns!.replace(/^\.\//, '')}`]);
+    // kubeadm's Deployment passes these as args; the CLI accepts CoreDNS's single-dash spelling.
+    expect(cmd).to.deep.equal(['-conf', '/etc/coredns/Corefile']);
+    expect(copiesFrom(final, /\S*dist\s+\.\/dist/)).to.not.equal(undefined);
+    expect(final.body.some((i) => i.op === 'COPY' && /^package\.json\b/.test(i.args)), 'package.json beside dist ("type": "module", the version)').to.equal(true);
+  });
+
+  it('carries OCI labels, the version being package.json\'s', () => {
+    const labels = final.body.filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
+    const found = new Map([...labels.matchAll(/([\w.]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    for (const k of ['title', 'description', 'version', 'revision', 'licenses', 'source']) expect(found.has(`org.opencontainers.image.${k}`), k).to.equal(true);
+    expect(found.get('org.opencontainers.image.licenses')).to.equal(pkg.license);
+    expect(found.get('org.opencontainers.image.version')).to.equal('${VERSION}');
+    const versionArg = final.body.find((i) => i.op === 'ARG' && i.args.startsWith('VERSION='))!;
+    expect(versionArg.args).to.equal(`VERSION=${pkg.version}`, 'bump the Dockerfile with package.json');
+    expect(existsSync('LICENSE')).to.equal(true);
   });
 });

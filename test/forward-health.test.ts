@@ -75,7 +75,7 @@ describe('forward: health, failover and deadlines', () => {
     // Both were tried (the second after half the budget).
     expect(a.count('lost.example.org') + b.count('lost.example.org')).to.equal(2);
     expect(s.forwards[0]!.metrics.noAnswer).to.equal(1);
-    expect(logs.some((l) => l.includes('plugin=errors') && l.includes('no answer from'))).to.equal(true);
+    expect(logs.some((l) => l.startsWith('[ERROR] plugin/errors: 2 ') && l.includes('no answer from'))).to.equal(true);
   });
 
   it('retries a single silent upstream once within the budget, then SERVFAIL; a TCP client too', async () => {

@@ -111,7 +111,7 @@ b.example {
     expect(took).to.be.within(580, 1500);
     expect(await udpRaw(r.port, queryBytes('www.example.org', 'A'), 300)).to.equal(null, 'listeners closed after the lameduck');
     expect(await statusOf(hp, '/health')).to.equal(0);
-    expect(logs.some((l) => l.includes('going into lameduck mode'))).to.equal(true);
+    expect(logs.some((l) => l.includes('Going into lameduck mode for '))).to.equal(true);
   });
 
   it('lets a query in flight finish when the listeners close', async () => {

@@ -80,7 +80,7 @@ cluster.local {
   it('a broken file is logged and its last good content kept; fixing it is picked up', async () => {
     logs.length = 0;
     writeFileSync(join(dir, 'live.yaml'), `${service('one', '10.96.9.21')}\n---\nkind: [oops\n`);
-    const logged = await until(async () => logs.filter((l) => /level=error plugin=kubernetes msg="manifests: cannot load .*live\.yaml; keeping its last good content"/.test(l)), (l) => l.length > 0, 3000);
+    const logged = await until(async () => logs.filter((l) => /^\[ERROR\] plugin\/kubernetes: manifests: cannot load .*live\.yaml; keeping its last good content/.test(l)), (l) => l.length > 0, 3000);
     expect(logged.value, 'an error line naming the file').to.have.length.greaterThan(0);
     expect(logged.value[0]).to.match(/invalid YAML at line 9, column 1: unexpected end of the stream within a flow collection/);
     expectAnswer(await ask(srv.port, `one.live.svc.${Z}`, 'A'), [`one.live.svc.${Z} 5 A 10.96.9.11`]);

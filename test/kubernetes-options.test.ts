@@ -245,7 +245,7 @@ cluster.local {
 }
 `);
       expect(Date.now() - t0).to.be.within(250, 5000);
-      expect(lines.some((l) => /level=warn plugin=kubernetes msg="starting server with unsynced/.test(l))).to.equal(true);
+      expect(lines.some((l) => /^\[WARNING\] plugin\/kubernetes: starting server with unsynced/.test(l))).to.equal(true);
       const a = await ask(r.port, `web.demo.svc.${Z}`, 'A');
       expect(a.rcode).to.equal('SERVFAIL');
       expect(a.aa).to.equal(true);

@@ -35,7 +35,7 @@ describe('loop: forwarding loop detection', () => {
     servers.push(s);
     expect(await waitFor(() => t.exits.length > 0, 2000)).to.equal(true);
     expect(t.exits).to.deep.equal([1]);
-    const line = logs.find((l) => l.includes('plugin=loop'));
+    const line = logs.find((l) => l.includes('plugin/loop'));
     expect(line).to.match(/Loop detected for zone \\?"\.\\?"/);
     expect(line).to.match(/HINFO \d+\.\d+\./);
     expect(line).to.match(/resolv\.conf/);

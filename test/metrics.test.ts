@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, reloaderFor } from '../src/app.js';
@@ -152,6 +152,9 @@ describe('prometheus', function () {
       expect(sum(m, 'coredns_plugin_enabled', { ...base, name: 'fake' })).to.equal(1);
       expect(sum(m, 'coredns_plugin_enabled', { ...base, name: 'prometheus' })).to.equal(1);
       expect(m.find((l) => l.name === 'coredns_build_info')?.labels).to.include.keys('version', 'revision', 'goversion');
+      // The version is package.json's, as -version and the banner print it.
+      const pkgVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+      expect(m.find((l) => l.name === 'coredns_build_info')?.labels.version).to.equal(pkgVersion);
       expect(sum(m, 'coredns_reload_failed_total')).to.equal(0);
       expect(m.some((l) => l.name === 'process_cpu_user_seconds_total')).to.equal(true);
       expect(m.some((l) => l.name === 'process_resident_memory_bytes')).to.equal(true);
@@ -229,8 +232,9 @@ describe('prometheus', function () {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--conf', conf, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     try {
-      expect(await until(() => (err.match(/msg=serving/g) ?? []).length === 2, 10_000)).to.equal(true, err);
+      expect(await until(() => (err.match(/\[INFO\] serving/g) ?? []).length === 2, 10_000)).to.equal(true, err);
       for (let i = 0; i < 20; i++) expect(rcodeOf(await udpQuery(dns, 'www.a.example', 'A'))).to.equal('NOERROR');
       for (let i = 0; i < 3; i++) {
         const m = await scrape(mp);

@@ -79,8 +79,8 @@ describe('pod resolvers (glibc getent, dig +search) through a pod resolv.conf', 
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: resolve('.') });
     server.stderr!.on('data', (d: Buffer) => { logs += d.toString(); });
     server.stdout!.on('data', (d: Buffer) => { logs += d.toString(); });
-    for (let i = 0; i < 100 && !logs.includes('msg=serving'); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(logs, logs).to.contain('msg=serving');
+    for (let i = 0; i < 100 && !logs.includes('[INFO] serving'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(logs, logs).to.contain('[INFO] serving');
   });
 
   after(() => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,13 +54,20 @@ describe('reload', function () {
     const a = `a.example:${p1} {\n  bind 127.0.0.1\n  reload 2s 1s\n  answer\n}\n`;
     writeFileSync(conf, a);
     const server = createServer(loadCorefile(conf), { plugins, conf });
+    const sha = (text: string) => createHash('sha512').update(text).digest('hex');
+    const running = () => logs.filter((l) => l.startsWith('[INFO] plugin/reload: Running configuration SHA512 = '));
+    const first = logs.length;
     await server.start();
+    // CoreDNS's line, which runbooks and alerts key on: the hash of the file as loaded.
+    expect(running().slice(-1)).to.deep.equal([`[INFO] plugin/reload: Running configuration SHA512 = ${sha(a)}`]);
+    expect(logs.length).to.be.above(first);
     const loop = queryLoop(p1, 'www.a.example');
     try {
       expect(await answers(p2, 'www.b.example')).to.equal('timeout');
       // Good: a second block on a new port; the first listener stays as it is.
       writeFileSync(conf, `${a}b.example:${p2} {\n  bind 127.0.0.1\n  answer\n}\n`);
       expect(await until(async () => (await answers(p2, 'www.b.example')) === 'NOERROR', 4000)).to.equal(true, 'new block served within INTERVAL+JITTER/2');
+      expect(running().slice(-1)).to.deep.equal([`[INFO] plugin/reload: Running configuration SHA512 = ${sha(`${a}b.example:${p2} {\n  bind 127.0.0.1\n  answer\n}\n`)}`]);
       // Broken: refused, logged, the running configuration stays.
       const before = logs.length;
       writeFileSync(conf, `${a}b.example:${p2} {\n  bind 127.0.0.1\n  frobnicate\n}\n`);
@@ -216,13 +224,14 @@ describe('reload', function () {
       child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--conf', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-      expect(await until(() => err.includes('msg=serving'), 10_000)).to.equal(true, err);
+      child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
+      expect(await until(() => err.includes('[INFO] serving'), 10_000)).to.equal(true, err);
       const loop = queryLoop(p1, 'www.a.example', [RCODE.NOERROR]);
       try {
         writeFileSync(conf, a + b);
         child.kill('SIGUSR1');
         expect(await until(async () => (await answers(p2, 'www.b.example')) === 'NOERROR', 5000)).to.equal(true, err);
-        expect(err).to.contain('msg="reloaded the Corefile" reason=SIGUSR1');
+        expect(err).to.contain('[INFO] Reloading complete reason=SIGUSR1');
         writeFileSync(conf, `${a}b.example:${p2} {\n  bind 127.0.0.1\n  nonsense\n}\n`);
         child.kill('SIGUSR1');
         expect(await until(() => err.includes('reload failed'), 5000)).to.equal(true, err);

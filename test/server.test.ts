@@ -302,7 +302,7 @@ sub.example.org {
   it('turns a throwing plugin into SERVFAIL, logged by errors, and goes on', async () => {
     const a = await udpQuery(srv.port, 'throw.example.org', 'A');
     expect(rcodeOf(a)).to.equal('SERVFAIL');
-    expect(logs.some((l) => l.includes('plugin=errors') && l.includes('test plugin failure') && l.includes('throw.example.org.'))).to.equal(true);
+    expect(logs.some((l) => l.startsWith('[ERROR] plugin/errors: 2 ') && l.includes('test plugin failure') && l.includes('throw.example.org.'))).to.equal(true);
     const b = await udpQuery(srv.port, 'ok.example.org', 'A');
     expect(rcodeOf(b)).to.equal('NOERROR');
   });

@@ -13,6 +13,7 @@ function startCli(corefile: string): { child: ChildProcess; stderr: () => string
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--conf', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
   return { child, stderr: () => err };
 }
 
@@ -27,7 +28,7 @@ describe('shutdown (SIGTERM) of the command line', function () {
     const rp = await freePort();
     const cli = startCli(`a.example:${dns} {\n  bind 127.0.0.1\n  health 127.0.0.1:${hp} {\n    lameduck 1s\n  }\n  ready 127.0.0.1:${rp}\n  hosts /dev/null {\n    192.0.2.10 www.a.example\n  }\n}\n`);
     child = cli.child;
-    expect(await until(() => cli.stderr().includes('msg=serving'), 10_000)).to.equal(true, cli.stderr());
+    expect(await until(() => cli.stderr().includes('[INFO] serving'), 10_000)).to.equal(true, cli.stderr());
     expect(await statusOf(rp, '/ready')).to.equal(200);
     const exit = new Promise<{ code: number | null; at: number }>((r) => child!.on('exit', (code) => r({ code, at: Date.now() })));
     const loop = queryLoop(dns, 'www.a.example');
@@ -44,7 +45,7 @@ describe('shutdown (SIGTERM) of the command line', function () {
     const { code, at } = await exit;
     expect(code).to.equal(0);
     expect(at - t0).to.be.within(1000, 3500);
-    expect(cli.stderr()).to.contain('going into lameduck mode');
+    expect(cli.stderr()).to.contain('Going into lameduck mode for ');
     expect(await udpRaw(dns, queryBytes('www.a.example', 'A'), 300)).to.equal(null);
     expect(await statusOf(hp, '/health')).to.equal(0);
   });
@@ -53,7 +54,7 @@ describe('shutdown (SIGTERM) of the command line', function () {
     const dns = await freePort();
     const cli = startCli(`a.example:${dns} {\n  bind 127.0.0.1\n  errors\n}\n`);
     child = cli.child;
-    expect(await until(() => cli.stderr().includes('msg=serving'), 10_000)).to.equal(true, cli.stderr());
+    expect(await until(() => cli.stderr().includes('[INFO] serving'), 10_000)).to.equal(true, cli.stderr());
     const exit = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
     const t0 = Date.now();
     child.kill('SIGTERM');

@@ -4,14 +4,12 @@
 // default metrics. One instance lives in SetupContext.shared, so it
 // outlives reloads: counters never go back to zero when the Corefile changes.
 
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import client from 'prom-client';
 import type { Block } from '../server/build.js';
 import { DnsMetrics, mergeSamples, sampleKey, zoneLabel } from './dns.js';
 import { PLUGIN_FAMILIES, readPlugin, statsOf, type Placement, type PluginSample } from './plugins.js';
 import { SnapshotMetric, type Sample } from './snapshot.js';
+import { packageVersion, revision } from '../version.js';
 
 interface Tracked { name: string; at: Placement; last: PluginSample[] }
 
@@ -49,7 +47,7 @@ export class Metrics {
       registers: [r],
       aggregator: 'first',
     });
-    build.set({ version: packageVersion(), revision: process.env.CLUSTERDNS_REVISION ?? '', goversion: process.version }, 1);
+    build.set({ version: packageVersion(), revision: revision(), goversion: process.version }, 1);
     this.reloadFailed = new client.Counter({
       name: 'coredns_reload_failed_total',
       help: 'Counter of the number of failed reload attempts.',
@@ -154,12 +152,4 @@ export function serverLabels(b: Block): string[] {
     for (const a of addrs) out.add(`dns://${a.includes(':') ? `[${a}]` : a}:${k.port ?? 53}`);
   }
   return [...out];
-}
-
-function packageVersion(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, '..', '..', 'package.json'), join(here, '..', '..', '..', 'package.json')]) {
-    try { return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version; } catch { /* next layout */ }
-  }
-  return 'unknown';
 }

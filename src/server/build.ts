@@ -1,5 +1,5 @@
 import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
-import { configError } from '../corefile/errors.js';
+import { configError, CorefileError } from '../corefile/errors.js';
 import { parseServerKey, type ServerKey } from '../corefile/keys.js';
 import { RCODE } from '../dns/constants.js';
 import type { Reply } from '../dns/reply.js';
@@ -43,6 +43,11 @@ export interface BuildOptions {
   shared: Map<string, unknown>;
   /** Port override for every block (tests run the kubeadm Corefile on a free port). */
   forcePort?: number;
+  /**
+   * Collect every configuration problem here instead of throwing at the
+   * first (`-validate`): each server key and directive is checked on its own.
+   */
+  problems?: CorefileError[];
 }
 
 const servfail = (): Reply => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [] });
@@ -62,10 +67,22 @@ export function buildBlocks(corefile: Corefile, opts: BuildOptions): Block[] {
   return corefile.blocks.map((sb) => buildBlock(sb, byName, opts));
 }
 
+/** Runs `check`; a CorefileError goes to `problems` when collecting, anything else is a bug and is thrown. */
+function attempt<T>(problems: CorefileError[] | undefined, check: () => T): T | undefined {
+  if (!problems) return check();
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof CorefileError)) throw err;
+    problems.push(err);
+    return undefined;
+  }
+}
+
 function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition; rank: number }>, opts: BuildOptions): Block {
   const keys: ServerKey[] = [];
   for (const k of sb.keys) {
-    for (const key of parseServerKey(k, sb)) {
+    for (const key of attempt(opts.problems, () => parseServerKey(k, sb)) ?? []) {
       keys.push({ ...key, port: opts.forcePort ?? key.port ?? opts.defaultPort });
     }
   }
@@ -76,20 +93,28 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
     resolve: opts.resolve,
     shared: opts.shared,
   };
-  refuseUnknown(sb.directives, byName);
+  if (opts.problems) {
+    // One problem per unknown directive, each at its own line.
+    for (const d of sb.directives) if (!byName.has(d.name)) attempt(opts.problems, () => refuseUnknown([d], byName));
+  } else {
+    refuseUnknown(sb.directives, byName);
+  }
 
   const seen = new Set<string>();
   const built: Array<{ plugin: Plugin; rank: number; seq: number }> = [];
   const bind: string[] = [];
   sb.directives.forEach((d, seq) => {
-    const entry = byName.get(d.name)!;
-    if (seen.has(d.name) && !entry.def.multiple) {
-      throw configError(d, `${d.name} appears more than once in this server block; it is allowed once`);
-    }
-    seen.add(d.name);
-    if (d.name === 'bind') bind.push(...bindAddresses(d));
-    const plugin = entry.def.setup(d, ctx);
-    if (plugin) built.push({ plugin, rank: entry.rank, seq });
+    const entry = byName.get(d.name);
+    if (!entry) return; // reported above (collecting)
+    attempt(opts.problems, () => {
+      if (seen.has(d.name) && !entry.def.multiple) {
+        throw configError(d, `${d.name} appears more than once in this server block; it is allowed once`);
+      }
+      seen.add(d.name);
+      if (d.name === 'bind') bind.push(...bindAddresses(d));
+      const plugin = entry.def.setup(d, ctx);
+      if (plugin) built.push({ plugin, rank: entry.rank, seq });
+    });
   });
   built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
   const plugins = built.map((b) => b.plugin);

@@ -27,7 +27,8 @@ export class ErrorsPlugin implements Plugin {
     const i = this.opts.consolidate.findIndex((c) => c.pattern.test(text));
     if (i >= 0) { this.consolidate(i, text); return; }
     if (err instanceof RepeatedError && this.repeated(err.key)) return;
-    log('error', 'errors', text, { name: fqdn(req.name), type: typeName(req.type), stack: this.opts.stacktrace ? err.stack : undefined });
+    // CoreDNS's line: `2 example.org. A: <error>` (the numeric rcode first), which alerts match on.
+    log('error', 'errors', `${reply.rcode} ${fqdn(req.name)} ${typeName(req.type)}: ${text}`, { stack: this.opts.stacktrace ? err.stack : undefined });
   }
 
   /**
@@ -61,7 +62,7 @@ export class ErrorsPlugin implements Plugin {
     if (b.timer) return;
     const bucket = b;
     bucket.timer = setTimeout(() => {
-      log(c.level, 'errors', `${bucket.count} errors like '${c.pattern.source}' in ${c.periodMs / 1000}s`, { first: bucket.first });
+      log(c.level, 'errors', `${bucket.count} errors like '${c.pattern.source}' occurred in last ${c.periodMs / 1000}s`, { first: bucket.first });
       this.buckets.delete(i);
     }, c.periodMs);
     bucket.timer.unref();

@@ -25,7 +25,7 @@ export class HealthPlugin implements Plugin {
   async shutdown(): Promise<void> {
     const ms = this.opts.lameduckMs;
     if (ms <= 0) return;
-    log('info', 'health', 'going into lameduck mode', { duration: `${ms / 1000}s` });
+    log('info', 'health', `Going into lameduck mode for ${ms / 1000}s`);
     await new Promise((r) => setTimeout(r, ms));
   }
 }

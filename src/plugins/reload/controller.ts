@@ -25,6 +25,11 @@ export class ReloadController {
    * tried (a broken configuration is tried once per change).
    */
   private hash: string | null = null;
+
+  /** SHA-512 (hex) of the Corefile last loaded or tried, if known. */
+  get configurationHash(): string | null {
+    return this.hash;
+  }
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   /** Check intervals asked for by `reload` plugins; the newest one applies. */
@@ -108,6 +113,7 @@ export class ReloadController {
     if (!force && hash === this.hash) return false;
     this.hash = hash;
     const started = Date.now();
+    log('info', 'server', 'Reloading', { reason });
     try {
       if (!corefile) throw parseError;
       const blocks = this.build(corefile);
@@ -117,7 +123,7 @@ export class ReloadController {
       log('error', 'reload', 'Corefile changed but reload failed; the running configuration keeps serving', { reason, conf, err });
       return false;
     }
-    log('info', 'reload', 'reloaded the Corefile', { reason, conf, hash: hash.slice(0, 16), ms: Date.now() - started });
+    log('info', 'server', 'Reloading complete', { reason, conf, ms: Date.now() - started });
     return true;
   }
 

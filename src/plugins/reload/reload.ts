@@ -15,6 +15,9 @@ export class ReloadPlugin implements Plugin {
       return;
     }
     r.watch(this, this.intervalMs);
+    // CoreDNS's line at every start and reload; alerts and runbooks key on it.
+    const hash = r.configurationHash;
+    if (hash) log('info', 'reload', `Running configuration SHA512 = ${hash}`);
   }
 
   stop(): void {
