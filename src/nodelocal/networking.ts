@@ -13,6 +13,7 @@ export class NodeNetworking {
   private readonly rules: Rule[];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
+  private busy = false;
   private stopped = false;
   /** The first check adds every rule; later additions are repairs. */
   private rulesSeen = false;
@@ -38,10 +39,12 @@ export class NodeNetworking {
   }
 
   /** One check of everything; errors are logged and counted, never thrown (the next tick retries). */
-  async ensureAll(): Promise<void> {
-    const run = this.running.then(() => this.check());
-    this.running = run.catch(() => undefined);
-    return run;
+  ensureAll(): Promise<void> {
+    // A check slower than -syncinterval (24 iptables runs on a busy node) is not queued behind itself.
+    if (this.busy) return this.running;
+    this.busy = true;
+    this.running = this.check().finally(() => { this.busy = false; });
+    return this.running;
   }
 
   private async check(): Promise<void> {
