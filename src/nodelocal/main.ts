@@ -42,7 +42,14 @@ export async function runNodeLocal(argv: readonly string[], io: NodeLocalIo): Pr
   const networking = new NodeNetworking(flags, errors);
   const sync = new ConfigSync(flags, errors);
 
-  let server: DnsServer;
+  let server: DnsServer | null = null;
+  let stopping = false;
+  // Before start: Node's default for SIGUSR1 would open the inspector.
+  process.on('SIGUSR1', () => {
+    if (stopping || !server?.started) return;
+    log('info', 'reload', 'SIGUSR1: reloading the Corefile', { conf: flags.corefile });
+    void reloaderFor(server)?.reload('SIGUSR1', true);
+  });
   try {
     sync.render();
     await networking.setupInterface();
@@ -57,26 +64,21 @@ export async function runNodeLocal(argv: readonly string[], io: NodeLocalIo): Pr
   }
   if (flags.pidfile) writePidfile(flags.pidfile);
   networking.startSync();
-  const reload = (reason: string, force: boolean): Promise<unknown> => reloaderFor(server)?.reload(reason, force) ?? Promise.resolve(false);
+  const serving = server;
+  const reload = (reason: string, force: boolean): Promise<unknown> => reloaderFor(serving)?.reload(reason, force) ?? Promise.resolve(false);
   sync.start(reload);
   if (!flags.quiet) log('info', 'node-local', 'serving', { conf: flags.corefile, version: io.version, interface: flags.setupInterface ? flags.interfaceName : undefined });
 
-  let stopping = false;
-  process.on('SIGUSR1', () => {
-    if (stopping) return;
-    log('info', 'reload', 'SIGUSR1: reloading the Corefile', { conf: flags.corefile });
-    void reload('SIGUSR1', true);
-  });
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log('info', 'server', 'shutting down', { signal });
       sync.stop();
-      reloaderFor(server)?.close();
+      reloaderFor(serving)?.close();
       // Rules and interface go first: the node's DNS falls back to the cluster DNS Service while this one drains.
       const net = flags.skipTeardown ? Promise.resolve(networking.stop()) : networking.teardown();
-      net.then(() => server.shutdown()).then(resolve, resolve);
+      net.then(() => serving.shutdown()).then(resolve, resolve);
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
