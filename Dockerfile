@@ -5,6 +5,7 @@
 #   docker build --build-arg REVISION="$(git rev-parse --short HEAD)" -t clusterdns .
 #   printf '.:53 {\n  health\n  forward . 1.1.1.1\n  cache 30\n}\n' > Corefile
 #   docker run --rm -p 1053:53/udp -v "$PWD/Corefile:/etc/coredns/Corefile:ro" clusterdns
+#   docker build --target node-local -t clusterdns-node-local .   (the per-node cache)
 #
 # The image is a drop-in for CoreDNS's in CoreDNS's own Deployment: same
 # entrypoint contract (`-conf /etc/coredns/Corefile` as args), same mount
@@ -55,6 +56,25 @@ RUN apt-get update \
  && cp /usr/local/bin/node /node \
  && setcap cap_net_bind_service=+ep /node \
  && getcap /node | grep -q cap_net_bind_service
+
+# ---- node-local: the per-node cache (NodeLocal DNSCache's node-cache) ---
+# Build with --target node-local. It sets up an interface and iptables rules,
+# so it runs as root (the DaemonSet adds NET_ADMIN) and carries iproute2 and
+# both iptables backends; its entrypoint takes node-cache's flags, so the
+# NodeLocal DNSCache DaemonSet runs it by swapping the image (deploy/node-local/).
+FROM ${NODE_IMAGE} AS node-local
+ENV NODE_ENV=production
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 iptables \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+RUN chmod 0755 /app/dist/src/cli.js \
+ && ln -s /app/dist/src/cli.js /usr/local/bin/clusterdns
+EXPOSE 53/udp 53/tcp 8080/tcp 9253/tcp 9353/tcp
+ENTRYPOINT ["clusterdns", "node-local"]
 
 # ---- runtime: node, production node_modules, compiled server -------------
 FROM ${RUNTIME_IMAGE} AS runtime

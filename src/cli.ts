@@ -20,6 +20,7 @@ if (v8Flags) setFlagsFromString(v8Flags);
 
 const HELP = `Usage: clusterdns [options]
        clusterdns convert-kubedns FILE [--domain DOMAIN]   print the Corefile for a kube-dns ConfigMap
+       clusterdns node-local -localip IP[,IP...] [node-cache flags]   run as NodeLocal DNSCache (-help for its flags)
 
   --conf FILE, -conf FILE        Corefile to load (default: ./Corefile)
   --port N, -dns.port N          port for server blocks that name none (default 53)
@@ -93,6 +94,15 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'convert-kubedns') {
     const { runConvertKubeDns } = await import('./convert-kubedns.js');
     return runConvertKubeDns(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'node-local') {
+    const { runNodeLocal } = await import('./nodelocal/main.js');
+    const code = await runNodeLocal(process.argv.slice(3), {
+      version: packageVersion(), out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s),
+    });
+    // As below: a stuck socket must not keep a stopped cache alive.
+    setTimeout(() => process.exit(), 2000).unref();
+    return code;
   }
   let args: Args | null;
   try {
