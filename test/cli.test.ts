@@ -141,7 +141,7 @@ describe('command line', function () {
     const s = run(['--conf', p, '--port', '0']);
     expect(s.code, s.err).to.equal(1);
     expect(s.err).to.contain(`${p}: no server blocks`);
-    expect(s.err).not.to.contain('msg=serving');
+    expect(s.out + s.err).not.to.contain('[INFO] serving');
   });
 
   it('--validate checks the kubeconfig and says what is wrong, at the directive\'s FILE:LINE', function () {

@@ -28,7 +28,7 @@ describe('footprint: modules the server loads', function () {
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
     try {
-      expect(await until(() => out.includes('msg=serving') || child.exitCode !== null, 45_000)).to.equal(true, out);
+      expect(await until(() => out.includes('[INFO] serving') || child.exitCode !== null, 45_000)).to.equal(true, out);
       // Startup waits a bounded time for the manifests; on a loaded machine they may come later.
       const answered = await until(async () => {
         const a = await udpQuery(port, 'web.demo.svc.cluster.local', 'A');

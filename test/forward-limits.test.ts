@@ -56,7 +56,7 @@ describe('forward: a default bound on queries in flight', function () {
       child = spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" --import tsx src/cli.ts --conf "${conf}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
       child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-      expect(await waitFor(() => out.includes('msg=serving'), 30_000), out).to.equal(true);
+      expect(await waitFor(() => out.includes('[INFO] serving'), 30_000), out).to.equal(true);
 
       // 600 queries at once, each for its own name (no cache here anyway).
       const sock = dgram.createSocket('udp4');
@@ -92,7 +92,7 @@ describe('forward: a default bound on queries in flight', function () {
       expect(rcodes.get(5) ?? 0, `REFUSED beyond the bound (32 under 256 descriptors): ${got}`).to.be.greaterThan(100);
       expect(rcodes.get(2) ?? 0, `at most 32 waited on the upstream: ${got}`).to.be.within(1, 32);
       expect(out, 'no EMFILE').to.not.match(/EMFILE|too many open files/i);
-      const lines = out.split('\n').filter((l) => l.includes('plugin=errors'));
+      const lines = out.split('\n').filter((l) => l.includes('[ERROR] plugin/errors:'));
       expect(lines.length, `error lines:\n${lines.slice(0, 5).join('\n')}`).to.be.lessThan(6);
       expect(lines.some((l) => l.includes('no answer from'))).to.equal(true);
       expect(lines.some((l) => l.includes('concurrent queries exceeded maximum 32'))).to.equal(true);

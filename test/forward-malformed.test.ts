@@ -75,7 +75,7 @@ describe('forward: malformed upstream replies are never relayed or cached', () =
       const counters = cap.forwards[0]!.metrics.upstreams.get(up.hostPort)!;
       expect(counters.malformed).to.be.greaterThan(0);
       expect(counters.failures).to.be.greaterThan(0);
-      expect(rig.logs.some((l) => l.includes('plugin=errors') && l.includes('malformed reply'))).to.equal(true);
+      expect(rig.logs.some((l) => l.includes('[ERROR] plugin/errors:') && l.includes('malformed reply'))).to.equal(true);
     });
   }
 

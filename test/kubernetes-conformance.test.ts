@@ -317,7 +317,7 @@ cluster.local in-addr.arpa {
     });
 
     it('each drop is logged as a warning and counted', async () => {
-      const warned = (field: string) => logs.some((l) => l.includes('level=warn') && l.includes(`invalid ${field} dropped`));
+      const warned = (field: string) => logs.some((l) => l.includes('[WARNING]') && l.includes(`invalid ${field} dropped`));
       for (const f of ['externalName', 'hostname', 'port', 'name']) expect(warned(f), f).to.equal(true);
       expect(logs.some((l) => l.includes('object=demo/longext') && l.includes('(323 characters)'))).to.equal(true);
       const body = (await httpGet(metricsPort, '/metrics')).body;

@@ -116,9 +116,10 @@ describe('kubernetes: an alias bomb among the manifests', function () {
     child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', 'src/cli.ts', '--conf', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    const refused = /level=error plugin=kubernetes msg="manifests: cannot load .*bomb\.yaml; skipping it" err="bomb\.yaml: YAML aliases expand the file to more than \d+ nodes/;
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
+    const refused = /\[ERROR\] plugin\/kubernetes: manifests: cannot load .*bomb\.yaml; skipping it err="bomb\.yaml: YAML aliases expand the file to more than \d+ nodes/;
     const t0 = Date.now();
-    while (!(refused.test(err) && err.includes('msg=serving')) && child.exitCode === null && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
+    while (!(refused.test(err) && err.includes('[INFO] serving')) && child.exitCode === null && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
     expect(err).to.match(refused);
     const first = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
     expectAnswer(first.value, [`one.live.svc.${Z} 5 A 10.96.9.1`]);
@@ -154,25 +155,26 @@ describe('kubernetes: manifests that cannot be read', function () {
     child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
     const wait = async (ok: () => boolean, ms: number): Promise<boolean> => {
       const t0 = Date.now();
       while (!ok() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
       return ok();
     };
-    expect(await wait(() => err.includes('msg=serving'), 30_000)).to.equal(true, err);
+    expect(await wait(() => err.includes('[INFO] serving'), 30_000)).to.equal(true, err);
     // On a loaded machine the first read may outlast startup_timeout (SERVFAIL until then).
     const first = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
     expectAnswer(first.value, [`one.live.svc.${Z} 5 A 10.96.9.1`]);
 
     chmodSync(join(dir, 'sub'), 0o000);
     // The 2 s poll (or a folder event) rescans; the failed listing is logged.
-    expect(await wait(() => /level=error plugin=kubernetes msg="manifests: cannot read .*sub; keeping the last good content of the 1 file\(s\) seen under it" err=.*EACCES/.test(err), 10_000)).to.equal(true, err);
+    expect(await wait(() => /\[ERROR\] plugin\/kubernetes: manifests: cannot read .*sub; keeping the last good content of the 1 file\(s\) seen under it err=.*EACCES/.test(err), 10_000)).to.equal(true, err);
     expectAnswer(await ask(port, `one.live.svc.${Z}`, 'A'), [`one.live.svc.${Z} 5 A 10.96.9.1`]);
     expectAnswer(await ask(port, `two.live.svc.${Z}`, 'A'), [`two.live.svc.${Z} 5 A 10.96.9.2`]);
 
     // Readable again, then a file really removed: that is a deletion.
     chmodSync(join(dir, 'sub'), 0o755);
-    expect(await wait(() => err.includes('msg="manifests: path is readable again"'), 10_000)).to.equal(true, err);
+    expect(await wait(() => err.includes('plugin/kubernetes: manifests: path is readable again'), 10_000)).to.equal(true, err);
     rmSync(join(dir, 'sub', 'one.yaml'));
     const gone = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 10_000);
     expect(gone.value.rcode).to.equal('NXDOMAIN');

@@ -12,7 +12,11 @@ import { NetNs, netnsUnavailable, until, type NsProcess } from './support/netns.
 
 const CLI = resolve('src/cli.ts');
 const LOCAL_IP = '169.254.20.10';
-const DNS_SERVER_IP = '10.96.0.10';
+// The manifests carry the usual kube-dns Service IP (10.96.0.10) as node-local's
+// second address; the test swaps in a link-local stand-in so that, even inside
+// the private namespace, no test address falls in 10/8.
+const STORED_DNS_SERVER_IP = '10.96.0.10';
+const DNS_SERVER_IP = '169.254.20.11';
 const NODE = [process.execPath, '--import', 'tsx', CLI];
 const TOOLS = ['iptables-nft', 'iptables-legacy', 'iptables-nft-save', 'iptables-legacy-save', 'dig'];
 
@@ -51,7 +55,8 @@ async function deployed(): Promise<{ corefile: string; args: string[] }> {
   const ds = loadAllYaml(readFileSync('deploy/node-local/daemonset.yaml', 'utf8'))[0] as {
     spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
   };
-  return { corefile: cm.data.Corefile, args: ds.spec.template.spec.containers[0]!.args };
+  const swap = (t: string) => t.split(STORED_DNS_SERVER_IP).join(DNS_SERVER_IP);
+  return { corefile: swap(cm.data.Corefile), args: ds.spec.template.spec.containers[0]!.args.map(swap) };
 }
 
 describe('node-local in a private network namespace (NodeLocal DNSCache DaemonSet args and ConfigMap)', function () {
@@ -87,11 +92,11 @@ describe('node-local in a private network namespace (NodeLocal DNSCache DaemonSe
     await ns.start();
     cluster = ns.spawn([...NODE, '--conf', '/etc/clusterdns-test/cluster.Corefile']);
     upstream = ns.spawn([...NODE, '--conf', '/etc/clusterdns-test/upstream.Corefile']);
-    expect(await until(() => cluster!.output().includes('msg=serving') && upstream!.output().includes('msg=serving'), 30_000),
+    expect(await until(() => cluster!.output().includes(' serving conf=') && upstream!.output().includes(' serving conf='), 30_000),
       `${cluster.output()}\n${upstream.output()}`).to.equal(true);
     nodeLocal = startNodeLocal();
     // Serving first, then the rules (node-cache's order): wait for the last one.
-    expect(await until(() => nodeLocal!.output().includes('msg=serving') && ruleCount('nft') === 24, 30_000), nodeLocal.output()).to.equal(true);
+    expect(await until(() => nodeLocal!.output().includes(' serving conf=') && ruleCount('nft') === 24, 30_000), nodeLocal.output()).to.equal(true);
   });
 
   after(async () => {
@@ -163,7 +168,7 @@ describe('node-local in a private network namespace (NodeLocal DNSCache DaemonSe
     expect(del.code, del.out).to.equal(0);
     expect(ruleCount('nft')).to.equal(23);
     expect(await until(() => ruleCount('nft') === 24, 15_000, 250), nodeLocal!.output()).to.equal(true);
-    expect(await until(() => nodeLocal!.output().includes('msg="added back iptables rule"'), 5000), nodeLocal!.output()).to.equal(true);
+    expect(await until(() => nodeLocal!.output().includes('added back iptables rule'), 5000), nodeLocal!.output()).to.equal(true);
   });
 
   it('puts back the interface removed by hand', async () => {

@@ -25,10 +25,12 @@ export class ReloadController {
    * tried (a broken configuration is tried once per change).
    */
   private hash: string | null = null;
+  /** SHA-512 of the Corefile's own text, as CoreDNS prints it (runbooks compare it with `sha512sum Corefile`). */
+  private printed: string | null = null;
 
   /** SHA-512 (hex) of the Corefile last loaded or tried, if known. */
   get configurationHash(): string | null {
-    return this.hash;
+    return this.printed;
   }
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -44,7 +46,11 @@ export class ReloadController {
     /** The configuration now serving, as parsed from `conf`. */
     serving?: Corefile,
   ) {
-    if (serving?.files) this.hash = digestFiles(serving.files);
+    if (serving?.files) {
+      this.hash = digestFiles(serving.files);
+      const main = serving.files[0];
+      if (main) this.printed = sha512(main.text);
+    }
   }
 
   /**
@@ -112,6 +118,7 @@ export class ReloadController {
     const hash = corefile?.files ? digestFiles(corefile.files) : digestFiles([{ path: conf, text }], String(parseError));
     if (!force && hash === this.hash) return false;
     this.hash = hash;
+    this.printed = sha512(text);
     const started = Date.now();
     log('info', 'server', 'Reloading', { reason });
     try {
@@ -132,6 +139,10 @@ export class ReloadController {
     this.schedules.length = 0;
     this.reschedule();
   }
+}
+
+function sha512(text: string): string {
+  return createHash('sha512').update(text).digest('hex');
 }
 
 /** One digest over every file (path and content), plus why parsing failed, if it did. */
