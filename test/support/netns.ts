@@ -51,7 +51,11 @@ export class NetNs {
     const script = `set -e
 ip link set lo up
 mount -t overlay overlay -o lowerdir=/etc,upperdir=${up},workdir=${work} /etc
+# A checkout under /tmp (and the node it runs) must stay visible under the fresh tmpfs.
+cwd=${JSON.stringify(process.cwd())}
+case "$cwd" in /tmp/*) mount --bind "$cwd" /mnt; keep=1;; *) keep=0;; esac
 mount -t tmpfs tmpfs /tmp
+if [ "$keep" = 1 ]; then mkdir -p "$cwd" && mount --bind /mnt "$cwd"; fi
 echo ready
 exec sleep 900`;
     const holder = spawn('unshare', ['-rnm', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
