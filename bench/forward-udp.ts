@@ -118,7 +118,7 @@ const typical = dnsPacket.encode({
   authorities: [{ name: 'example.net', type: 'NS', ttl: 60, data: 'ns1.example.net' }],
   additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as never],
 });
-checkCost('check: echo reply (question + OPT)', (() => { const q = buildQuery('www.example.org', 1, 1, { ednsSize: 1232 }); q[2] |= 0x80; return q; })());
+checkCost('check: echo reply (question + OPT)', (() => { const q = buildQuery('www.example.org', 1, 1, { ednsSize: 1232 }); q.writeUInt8(q.readUInt8(2) | 0x80, 2); return q; })());
 checkCost('check: CNAME + 4 A + NS + OPT', typical);
 
 console.log(`forward UDP transport, ${CONC} queries in flight, ${SECONDS}s each, echo upstream on cpu1`);

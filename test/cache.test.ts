@@ -165,7 +165,7 @@ example.org {
   });
 
   it('caches NODATA (sections with SOA) by the SOA, and the SOA TTL when it is lower', async () => {
-    origin.behave = (req) => ({ rcode: RCODE.NOERROR, aa: true, by: 'testup', answer: [], additional: [],
+    origin.behave = () => ({ rcode: RCODE.NOERROR, aa: true, by: 'testup', answer: [], additional: [],
       authority: [{ ...soa('example.org', 4, 60), name: 'example.org' } as RR] });
     const a = await udpQuery(srv.port, 'nodata.example.org', 'AAAA');
     expect(rcodeOf(a)).to.equal('NOERROR');

@@ -130,7 +130,7 @@ describe('command line', function () {
 
   it('refuses a Corefile with no server blocks (empty, comments or snippets only) instead of serving nothing', function () {
     this.timeout(90_000);
-    for (const [name, text] of [['empty', ''], ['comments', '# truncated\n\n'], ['snippets', '(common) {\n  errors\n}\n']]) {
+    for (const [name, text] of <Array<[string, string]>>[['empty', ''], ['comments', '# truncated\n\n'], ['snippets', '(common) {\n  errors\n}\n']]) {
       const p = file(name, text);
       const v = run(['--validate', '--conf', p]);
       expect(v.code, `${name}: ${v.out}`).to.equal(1);

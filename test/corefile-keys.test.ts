@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { nth } from './support/nth.js';
 import { CorefileError } from '../src/corefile/errors.js';
 import { parseServerKey } from '../src/corefile/keys.js';
 
@@ -7,7 +8,7 @@ const zones = (key: string) => parseServerKey(key, at).map((k) => k.zone);
 const one = (key: string) => {
   const ks = parseServerKey(key, at);
   expect(ks).to.have.length(1);
-  return ks[0];
+  return nth(ks, 0);
 };
 function rejects(key: string, reason: RegExp): void {
   let err: unknown;
@@ -61,7 +62,7 @@ describe('corefile server keys', () => {
     expect(zones('10.0.0.0/24')).to.deep.equal(['0.0.10.in-addr.arpa']);
     expect(zones('10.0.0.0/8')).to.deep.equal(['10.in-addr.arpa']);
     expect(zones('10.0.0.0/16:1053')).to.deep.equal(['0.10.in-addr.arpa']);
-    expect(parseServerKey('10.0.0.0/16:1053', at)[0].port).to.equal(1053);
+    expect(nth(parseServerKey('10.0.0.0/16:1053', at), 0).port).to.equal(1053);
     expect(zones('192.168.1.7/32')).to.deep.equal(['7.1.168.192.in-addr.arpa']);
     expect(zones('0.0.0.0/0')).to.deep.equal(['in-addr.arpa']);
     // host bits are ignored, like Go's net.ParseCIDR

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Directive } from '../src/corefile/ast.js';
 import { CorefileError, configError } from '../src/corefile/errors.js';
 import { loadCorefile, parseCorefile } from '../src/corefile/parse.js';
+import { nth } from './support/nth.js';
 
 const parse = (text: string, env: Record<string, string | undefined> = {}) => parseCorefile(text, { file: 'Corefile', env });
 
@@ -57,7 +58,7 @@ describe('corefile parser', () => {
 `;
     const cf = parse(text);
     expect(cf.blocks).to.have.length(1);
-    const b = cf.blocks[0];
+    const b = nth(cf.blocks, 0);
     expect(b.keys).to.deep.equal(['.:53']);
     expect([b.file, b.line]).to.deep.equal(['Corefile', 1]);
     expect(view(b.directives)).to.deep.equal([
@@ -73,9 +74,9 @@ describe('corefile parser', () => {
       ['loadbalance'],
     ]);
     expect(b.directives.map((d) => d.line)).to.deep.equal([2, 3, 6, 7, 12, 13, 16, 20, 21, 22]);
-    expect(b.directives[3].block!.map((d) => d.line)).to.deep.equal([8, 9, 10]);
-    expect(b.directives[0].block).to.equal(null);
-    expect(b.directives[0].file).to.equal('Corefile');
+    expect(nth(b.directives, 3).block!.map((d) => d.line)).to.deep.equal([8, 9, 10]);
+    expect(nth(b.directives, 0).block).to.equal(null);
+    expect(nth(b.directives, 0).file).to.equal('Corefile');
   });
 
   it('handles several server blocks and key lists (spaces, commas, trailing comma)', () => {
@@ -94,8 +95,8 @@ d.com,e.com {
       [['a.com', 'b.com', 'c.com'], 4],
       [['d.com', 'e.com'], 9],
     ]);
-    expect(view(cf.blocks[1].directives)).to.deep.equal([['log']]);
-    expect(cf.blocks[2].directives).to.deep.equal([]);
+    expect(view(nth(cf.blocks, 1).directives)).to.deep.equal([['log']]);
+    expect(nth(cf.blocks, 2).directives).to.deep.equal([]);
   });
 
   it('accepts a single server block without braces', () => {
@@ -106,8 +107,8 @@ forward . 1.1.1.1 {
 }
 `);
     expect(cf.blocks).to.have.length(1);
-    expect(cf.blocks[0].keys).to.deep.equal(['.:1053']);
-    expect(view(cf.blocks[0].directives)).to.deep.equal([['whoami'], ['forward', '.', '1.1.1.1', [['max_fails', '2']]]]);
+    expect(nth(cf.blocks, 0).keys).to.deep.equal(['.:1053']);
+    expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['whoami'], ['forward', '.', '1.1.1.1', [['max_fails', '2']]]]);
   });
 
   it('parses nested blocks generically, including one-line blocks', () => {
@@ -121,13 +122,13 @@ forward . 1.1.1.1 {
   }
   hosts { fallthrough }
 }`);
-    expect(view(cf.blocks[0].directives)).to.deep.equal([
+    expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([
       ['outer', 'a', [['middle', 'b', [['inner', 'c'], ['deepest', [['x', '1']]]]], ['after']]],
       ['hosts', [['fallthrough']]],
     ]);
-    const deepest = cf.blocks[0].directives[0].block![0].block![1];
+    const deepest = nth(nth(nth(nth(cf.blocks, 0).directives, 0).block, 0).block, 1);
     expect(deepest.line).to.equal(5);
-    expect(deepest.block![0].line).to.equal(5);
+    expect(nth(deepest.block, 0).line).to.equal(5);
   });
 
   it('reads quoted strings: spaces, newlines, escapes, backticks', () => {
@@ -138,13 +139,13 @@ lines" same-line
   c \`raw \\" "q"\` "{" "}"
   d "" x"y
 }`);
-    expect(view(cf.blocks[0].directives)).to.deep.equal([
+    expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([
       ['a', 'hello world', 'say "hi"', 'back\\slash', 'keep\\n'],
       ['b', 'two\nlines', 'same-line'],
       ['c', 'raw \\" "q"', '{', '}'],
       ['d', '', 'x"y'],
     ]);
-    expect(cf.blocks[0].directives.map((d) => d.line)).to.deep.equal([2, 3, 5, 6]);
+    expect(nth(cf.blocks, 0).directives.map((d) => d.line)).to.deep.equal([2, 3, 5, 6]);
   });
 
   it('skips comments, but not inside quotes', () => {
@@ -155,15 +156,15 @@ lines" same-line
   rewrite "a # b" c#d e
 }
 # the end`);
-    expect(view(cf.blocks[0].directives)).to.deep.equal([['log'], ['rewrite', 'a # b', 'c']]);
-    expect(cf.blocks[0].line).to.equal(2);
-    expect(cf.blocks[0].directives[1].line).to.equal(5);
+    expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['log'], ['rewrite', 'a # b', 'c']]);
+    expect(nth(cf.blocks, 0).line).to.equal(2);
+    expect(nth(nth(cf.blocks, 0).directives, 1).line).to.equal(5);
   });
 
   it('handles CRLF line endings', () => {
     const cf = parse('. {\r\n  log\r\n  errors\r\n}\r\n');
-    expect(view(cf.blocks[0].directives)).to.deep.equal([['log'], ['errors']]);
-    expect(cf.blocks[0].directives[1].line).to.equal(3);
+    expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['log'], ['errors']]);
+    expect(nth(nth(cf.blocks, 0).directives, 1).line).to.equal(3);
   });
 
   describe('environment substitution', () => {
@@ -176,8 +177,8 @@ lines" same-line
 }`,
         env,
       );
-      expect(cf.blocks[0].keys).to.deep.equal(['cluster.local:1053']);
-      expect(view(cf.blocks[0].directives)).to.deep.equal([
+      expect(nth(cf.blocks, 0).keys).to.deep.equal(['cluster.local:1053']);
+      expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([
         ['forward', '.', '10.0.0.1:53', '10.0.0.1'],
         ['cache', '5s', 'xy', ''],
       ]);
@@ -190,15 +191,15 @@ lines" same-line
   two {$BRACE}
   three
 }`, env);
-      expect(view(cf.blocks[0].directives)).to.deep.equal([['one', 'a b\nc', 'x # y'], ['two', '{'], ['three']]);
-      expect(cf.blocks[0].directives.map((d) => d.line)).to.deep.equal([2, 3, 4]);
+      expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['one', 'a b\nc', 'x # y'], ['two', '{'], ['three']]);
+      expect(nth(cf.blocks, 0).directives.map((d) => d.line)).to.deep.equal([2, 3, 4]);
     });
 
     it('defaults to process.env', () => {
       process.env.CLUSTERDNS_TEST_VAR = 'from-env';
       try {
         const cf = parseCorefile('. {\n  x {$CLUSTERDNS_TEST_VAR}\n}', { file: 'Corefile' });
-        expect(cf.blocks[0].directives[0].args).to.deep.equal(['from-env']);
+        expect(nth(nth(cf.blocks, 0).directives, 0).args).to.deep.equal(['from-env']);
       } finally {
         delete process.env.CLUSTERDNS_TEST_VAR;
       }
@@ -221,10 +222,10 @@ b.com {
   import common
 }`);
       expect(cf.blocks.map((b) => b.keys)).to.deep.equal([['a.com'], ['b.com']]);
-      expect(view(cf.blocks[0].directives)).to.deep.equal([['errors'], ['cache', '30', [['success', '100']]], ['log']]);
-      expect(view(cf.blocks[1].directives)).to.deep.equal([['errors'], ['cache', '30', [['success', '100']]]]);
+      expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['errors'], ['cache', '30', [['success', '100']]], ['log']]);
+      expect(view(nth(cf.blocks, 1).directives)).to.deep.equal([['errors'], ['cache', '30', [['success', '100']]]]);
       // Pasted lines keep the snippet's own positions.
-      expect(cf.blocks[1].directives.map((d) => d.line)).to.deep.equal([2, 3]);
+      expect(nth(cf.blocks, 1).directives.map((d) => d.line)).to.deep.equal([2, 3]);
     });
 
     it('pastes a snippet inside a nested block, and a one-line snippet', () => {
@@ -235,7 +236,7 @@ b.com {
     ttl 30
   }
 }`);
-      expect(view(cf.blocks[0].directives)).to.deep.equal([['kubernetes', 'cluster.local', [['pods', 'insecure'], ['ttl', '30']]]]);
+      expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['kubernetes', 'cluster.local', [['pods', 'insecure'], ['ttl', '30']]]]);
     });
 
     it('rejects redeclared, unknown, recursive and misplaced snippets', () => {
@@ -265,21 +266,21 @@ b.com {
       write('conf/extra.conf', '\n\nlog\nforward . 8.8.8.8 {\n  max_fails 3\n}\n');
       const main = write('Corefile', '. {\n  import conf/extra.conf\n  errors\n}\n');
       const cf = loadCorefile(main, {});
-      const ds = cf.blocks[0].directives;
+      const ds = nth(cf.blocks, 0).directives;
       expect(view(ds)).to.deep.equal([['log'], ['forward', '.', '8.8.8.8', [['max_fails', '3']]], ['errors']]);
       expect(ds.map((d) => [d.file, d.line])).to.deep.equal([
         [join(dir, 'conf/extra.conf'), 3],
         [join(dir, 'conf/extra.conf'), 4],
         [main, 3],
       ]);
-      expect(ds[1].block![0]).to.include({ file: join(dir, 'conf/extra.conf'), line: 5 });
+      expect(nth(nth(ds, 1).block, 0)).to.include({ file: join(dir, 'conf/extra.conf'), line: 5 });
     });
 
     it('resolves nested imports relative to the imported file', () => {
       write('nest/a.conf', 'import sub/b.conf\n');
       write('nest/sub/b.conf', 'whoami\n');
       const main = write('nest.Corefile', '. {\n  import nest/a.conf\n}');
-      expect(view(loadCorefile(main, {}).blocks[0].directives)).to.deep.equal([['whoami']]);
+      expect(view(nth(loadCorefile(main, {}).blocks, 0).directives)).to.deep.equal([['whoami']]);
     });
 
     it('imports whole server blocks at top level, and snippets defined in imported files', () => {
@@ -291,7 +292,7 @@ b.com {
         ['example.org', join(dir, 'top/servers.conf'), 1],
         ['.', main, 3],
       ]);
-      expect(view(cf.blocks[0].directives)).to.deep.equal([['log']]);
+      expect(view(nth(cf.blocks, 0).directives)).to.deep.equal([['log']]);
     });
 
     it('expands * and ? globs in the last element, sorted, skipping directories', () => {
@@ -324,7 +325,7 @@ b.com {
     it('substitutes env in the import path', () => {
       write('env/x.conf', 'whoami\n');
       const main = write('env.Corefile', '. {\n  import {$SUB}/x.conf\n}');
-      expect(view(loadCorefile(main, { SUB: 'env' }).blocks[0].directives)).to.deep.equal([['whoami']]);
+      expect(view(nth(loadCorefile(main, { SUB: 'env' }).blocks, 0).directives)).to.deep.equal([['whoami']]);
     });
 
     it('gives a clear message when the Corefile itself is missing', () => {

@@ -9,7 +9,7 @@ import { startCorefile } from './support/server.js';
 import { encodeAnswer, type UpstreamQuery } from './support/upstream.js';
 
 describe('forward: relaying to upstreams', () => {
-  const { logs, servers, upstreams, upstream } = forwardRig();
+  const { servers, upstream } = forwardRig();
 
   async function serve(corefile: string, extra: Parameters<typeof capturePlugins>[0] = {}) {
     const cap = capturePlugins({ after: [answerPlugin], ...extra });

@@ -9,7 +9,7 @@ import type { Kind, RecordOf, ServiceRecord, SliceRecord, StoreSink } from '../s
 import type { ApiSourceOptions } from '../src/plugins/kubernetes/source.js';
 import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/watch.js';
 import { readPlugin } from '../src/metrics/plugins.js';
-import { FakeKubeApi, type FakeKubeApiOptions, type KubeObject, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
+import { FakeKubeApi, type FakeKubeApiOptions, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
 
 const KINDS: Kind[] = ['services', 'endpointslices', 'namespaces', 'pods'];
 

@@ -164,11 +164,10 @@ sub.example.org {
       let buf = Buffer.alloc(0);
       s.on('data', (d) => { buf = Buffer.concat([buf, d]); if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { s.destroy(); resolve(buf.subarray(2)); } });
       s.on('error', reject);
-      s.on('connect', async () => {
-        for (const piece of [framed.subarray(0, 1), framed.subarray(1, 5), framed.subarray(5)]) {
-          s.write(piece);
-          await new Promise((r) => setTimeout(r, 20));
-        }
+      s.on('connect', () => {
+        // Three writes 20 ms apart, so the server sees the length prefix split across reads.
+        const pieces = [framed.subarray(0, 1), framed.subarray(1, 5), framed.subarray(5)];
+        pieces.forEach((piece, i) => setTimeout(() => s.write(piece), i * 20));
       });
     });
     expect(answer.readUInt16BE(0)).to.equal(77);

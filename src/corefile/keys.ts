@@ -22,7 +22,7 @@ export function parseServerKey(key: string, at: At): ServerKey[] {
 
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(rest);
   if (scheme) {
-    const s = scheme[1].toLowerCase();
+    const s = (scheme[1] ?? '').toLowerCase();
     if (s !== 'dns') {
       throw fail(UNSUPPORTED.has(s) ? `${s}:// is not supported; only dns:// (plain DNS over UDP and TCP)` : `unknown transport ${s}://; only dns:// is supported`);
     }
@@ -86,7 +86,7 @@ function reverseZones(cidr: string, fail: (why: string) => Error): string[] {
   const nUnits = Math.ceil(ones / unitBits);
   for (let i = 0; i < units.length; i++) {
     const keep = Math.min(Math.max(ones - i * unitBits, 0), unitBits); // network bits in unit i
-    units[i] &= ((1 << keep) - 1) << (unitBits - keep);
+    units[i] = (units[i] ?? 0) & (((1 << keep) - 1) << (unitBits - keep));
   }
   // The free bits (at most unitBits-1 of them) all sit in the last kept unit.
   const free = nUnits * unitBits - ones;
@@ -94,7 +94,7 @@ function reverseZones(cidr: string, fail: (why: string) => Error): string[] {
   const zones: string[] = [];
   for (let k = 0; k < 1 << free; k++) {
     const labels = units.slice(0, nUnits);
-    if (free > 0) labels[nUnits - 1] |= k;
+    if (free > 0) labels[nUnits - 1] = (labels[nUnits - 1] ?? 0) | k;
     zones.push([...labels.reverse().map((u) => u.toString(v6 ? 16 : 10)), suffix].join('.'));
   }
   return zones;
@@ -114,12 +114,12 @@ function parseIPv6(s: string): number[] | null {
     if (part === '') return [];
     const out: number[] = [];
     const items = part.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
+    for (const [i, it] of items.entries()) {
       if (i === items.length - 1 && it.includes('.')) {
         const v4 = parseIPv4(it);
         if (!v4) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+        const [a = 0, b = 0, c = 0, d = 0] = v4;
+        out.push((a << 8) | b, (c << 8) | d);
       } else if (/^[0-9a-f]{1,4}$/i.test(it)) {
         out.push(parseInt(it, 16));
       } else {
@@ -128,8 +128,8 @@ function parseIPv6(s: string): number[] | null {
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0] ?? '');
+  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
   if (!head || !tail) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;

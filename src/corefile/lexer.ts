@@ -50,7 +50,7 @@ export function lex(src: string, file: string, env: Env, chain: readonly string[
   let nl = true;
 
   while (i < n) {
-    const ch = src[i];
+    const ch = src.charAt(i);
     if (ch === '\n') {
       line++;
       nl = true;
@@ -76,13 +76,13 @@ export function lex(src: string, file: string, env: Env, chain: readonly string[
       i++;
       for (;;) {
         if (i >= n) throw configError({ file, line: startLine }, `unterminated ${ch === '"' ? 'quoted' : 'backtick'} string`);
-        const c = src[i];
+        const c = src.charAt(i);
         if (c === ch) {
           i++;
           break;
         }
         if (ch === '"' && c === '\\' && (src[i + 1] === '"' || src[i + 1] === '\\')) {
-          text += src[i + 1];
+          text += src.charAt(i + 1);
           i += 2;
           continue;
         }
@@ -92,7 +92,7 @@ export function lex(src: string, file: string, env: Env, chain: readonly string[
       }
     } else {
       const start = i;
-      while (i < n && src[i] !== '#' && !isSpace(src[i])) i++;
+      while (i < n && src[i] !== '#' && !isSpace(src.charAt(i))) i++;
       text = src.slice(start, i);
     }
 

@@ -31,7 +31,7 @@ export function parseDuration(s: string, at: At): number {
     ms = Number(s) * 1000;
   } else if (DURATION.test(s)) {
     ms = 0;
-    for (const m of s.matchAll(DURATION_PART)) ms += Number(m[1]) * UNIT_MS[m[2]];
+    for (const m of s.matchAll(DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
   } else {
     const why = s.startsWith('-') ? 'must not be negative' : 'expected e.g. 30s, 5m, 1h30m, 500ms';
     throw configError(at, `invalid duration "${s}": ${why}`);
@@ -92,7 +92,9 @@ export function parseHostPort(
   } else {
     const colons = s.split(':').length - 1;
     if (colons === 1) {
-      [host, portText] = s.split(':');
+      const at = s.indexOf(':');
+      host = s.slice(0, at);
+      portText = s.slice(at + 1);
     } else {
       host = s;
       if (colons > 1 && isIP(host) !== 6) throw fail('not an IPv6 address (write [ADDR]:PORT to give a port)');

@@ -112,10 +112,11 @@ class Parser {
       if (!t || t.quoted || t.text !== 'import') return t;
       this.pos++;
       const args = this.restOfLine();
-      if (args.length !== 1) {
+      const [arg] = args;
+      if (!arg || args.length !== 1) {
         throw configError(t, `import: expected exactly one argument (file, glob or snippet name), got ${args.length}`);
       }
-      const imported = this.importTokens(t, args[0].text);
+      const imported = this.importTokens(t, arg.text);
       // concat, not splice(...spread): an import may bring many tokens.
       this.toks = this.toks.slice(0, this.pos).concat(imported, this.toks.slice(this.pos));
     }
@@ -207,7 +208,7 @@ class Parser {
     const open = this.peek();
     const snippet = keyTokens === 1 ? /^\((.*)\)$/.exec(first.text) : null;
     if (snippet && !first.quoted) {
-      this.defineSnippet(first, snippet[1], open);
+      this.defineSnippet(first, snippet[1] ?? '', open);
       return;
     }
     if (keys.length === 0) throw configError(first, 'server block has no keys');

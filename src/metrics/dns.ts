@@ -64,29 +64,29 @@ export class ZoneSeries {
 
   record(req: Request, reply: Reply, wire: Buffer, ms: number): void {
     const t = req.type;
-    const slot = t < 256 ? TYPE_SLOT[t]! : OTHER;
+    const slot = t < 256 ? (TYPE_SLOT[t] ?? OTHER) : OTHER;
     const tcp = req.proto === 'tcp' ? 1 : 0;
     const ra = req.remoteAddress;
     // IPv4 clients of a dual-stack socket arrive as ::ffff:a.b.c.d: family 1, as CoreDNS reports them.
     const v6 = ra.indexOf(':') !== -1 && !ra.startsWith('::ffff:') ? 1 : 0;
-    this.requests[slot * 4 + tcp * 2 + v6]++;
+    bump(this.requests, slot * 4 + tcp * 2 + v6, 1);
     if (req.edns !== null && req.edns.do) this.doRequests++;
     const sec = ms / 1000;
-    this.duration[slot * ND + durationSlot(sec)]++;
-    this.durationSum[slot] += sec;
+    bump(this.duration, slot * ND + durationSlot(sec), 1);
+    bump(this.durationSum, slot, sec);
     const qlen = req.raw.length;
-    this.requestSize[tcp * NS + sizeSlot(qlen)]++;
-    this.requestSizeSum[tcp] += qlen;
+    bump(this.requestSize, tcp * NS + sizeSlot(qlen), 1);
+    bump(this.requestSizeSum, tcp, qlen);
     const rlen = wire.length;
-    this.responseSize[tcp * NS + sizeSlot(rlen)]++;
-    this.responseSizeSum[tcp] += rlen;
+    bump(this.responseSize, tcp * NS + sizeSlot(rlen), 1);
+    bump(this.responseSizeSum, tcp, rlen);
     const by = reply.by ?? '';
     let rc = this.responses.get(by);
     if (rc === undefined) {
       rc = new Float64Array(16);
       this.responses.set(by, rc);
     }
-    rc[rlen >= 4 ? wire[3]! & 0xf : 2]++;
+    bump(rc, rlen >= 4 ? (wire[3] ?? 0) & 0xf : 2, 1);
     // A plugin threw (the server answered SERVFAIL in its place): CoreDNS counts a recovered panic.
     if (reply.error !== undefined && by === 'server') this.owner.panics++;
   }
@@ -123,8 +123,8 @@ export class DnsMetrics {
       for (let slot = 0; slot < NTYPES; slot++) {
         for (let p = 0; p < 2; p++) {
           for (let f = 0; f < 2; f++) {
-            const v = s.requests[slot * 4 + p * 2 + f]!;
-            if (v > 0) out.push({ labels: { server: s.server, zone: zoneLabel(s.zone), view: '', proto: PROTOS[p], family: FAMILIES[f], type: TYPE_LABELS[slot] }, value: v });
+            const v = s.requests[slot * 4 + p * 2 + f] ?? 0;
+            if (v > 0) out.push({ labels: { server: s.server, zone: zoneLabel(s.zone), view: '', proto: PROTOS[p] ?? '', family: FAMILIES[f] ?? '', type: TYPE_LABELS[slot] ?? '' }, value: v });
           }
         }
       }
@@ -146,7 +146,7 @@ export class DnsMetrics {
       for (let slot = 0; slot < NTYPES; slot++) {
         const counts = s.duration.subarray(slot * ND, (slot + 1) * ND);
         if (!counts.some((c) => c > 0)) continue;
-        out.push(...histogramSamples(name, { server: s.server, zone: zoneLabel(s.zone), view: '', type: TYPE_LABELS[slot] }, DURATION_BOUNDS, counts, s.durationSum[slot]!));
+        out.push(...histogramSamples(name, { server: s.server, zone: zoneLabel(s.zone), view: '', type: TYPE_LABELS[slot] ?? '' }, DURATION_BOUNDS, counts, s.durationSum[slot] ?? 0));
       }
     }
     return out;
@@ -160,7 +160,7 @@ export class DnsMetrics {
       for (let p = 0; p < 2; p++) {
         const counts = arr.subarray(p * NS, (p + 1) * NS);
         if (!counts.some((c) => c > 0)) continue;
-        out.push(...histogramSamples(name, { server: s.server, zone: zoneLabel(s.zone), view: '', proto: PROTOS[p] }, SIZE_BOUNDS, counts, sums[p]!));
+        out.push(...histogramSamples(name, { server: s.server, zone: zoneLabel(s.zone), view: '', proto: PROTOS[p] ?? '' }, SIZE_BOUNDS, counts, sums[p] ?? 0));
       }
     }
     return out;
@@ -209,4 +209,9 @@ export function mergeSamples(samples: Sample[]): Sample[] {
 export function sampleKey(s: Sample): string {
   const names = Object.keys(s.labels).sort();
   return `${s.metricName ?? ''}{${names.map((n) => `${n}=${JSON.stringify(s.labels[n])}`).join(',')}}`;
+}
+
+/** Typed arrays read as number | undefined under noUncheckedIndexedAccess; every index here is in range by construction. */
+function bump(a: Float64Array, i: number, by: number): void {
+  a[i] = (a[i] ?? 0) + by;
 }
