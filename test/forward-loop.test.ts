@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import { performance } from 'node:perf_hooks';
 import { readPlugin } from '../src/metrics/plugins.js';
-import { LOOP_OPTION, MAX_HOPS, TAG_SIZE } from '../src/plugins/forward/hops.js';
+import { LOOP_OPTION, markQuery, MAX_HOPS, readMarker, TAG_SIZE } from '../src/plugins/forward/hops.js';
 import type { ForwardPlugin } from '../src/plugins/forward/forward.js';
-import { rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import { capturePlugins, forwardRig, sleep } from './support/forward.js';
 import { startLoopPair, type LoopPair } from './support/loop-pair.js';
 import { freePort, startCorefile } from './support/server.js';
@@ -140,6 +140,43 @@ describe('forward: per-query loop protection', function () {
     const t = await tcpQuery(s.port, 'tcp.example.org', 'A', { edns: 1232 });
     expect(rcodeOf(t)).to.equal('NOERROR');
     expect(((t.additionals ?? []).find((x) => x.type === 'OPT') as { options?: unknown[] } | undefined)?.options ?? []).to.deep.equal([]);
+  });
+
+  it('keeps the client\'s OPT as it was (size, DO, other options) and only adds the marker', async () => {
+    const up = await upstream();
+    const s = await startCorefile(`. {\n    forward . ${up.hostPort}\n}\n`);
+    servers.push(s);
+    const cookie = Buffer.from('0102030405060708', 'hex');
+    const q = dnsPacket.encode({
+      type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'opts.example.org', class: 'IN' }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1400, flags: dnsPacket.DNSSEC_OK, options: [{ code: 10, data: cookie }, { code: LOOP_OPTION, data: Buffer.alloc(11, 0xcd) }] } as never],
+    });
+    const r = await udpRaw(s.port, q);
+    expect(r && rcodeOf(dnsPacket.decode(r))).to.equal('NOERROR');
+    const sent = dnsPacket.decode(up.queries[0]!.raw);
+    const opt = (sent.additionals ?? []).find((x) => x.type === 'OPT') as { udpPayloadSize: number; flags: number; options: Array<{ code: number; data: Buffer }> };
+    expect(opt.udpPayloadSize).to.equal(1400);
+    expect(opt.flags & dnsPacket.DNSSEC_OK).to.not.equal(0);
+    expect(opt.options.map((o) => o.code)).to.deep.equal([10, LOOP_OPTION]);
+    expect(opt.options[0]!.data.equals(cookie)).to.equal(true);
+    // A marker that is not whole tags keeps its whole tags (one here), then ours.
+    const tags = opt.options[1]!.data;
+    expect(tags.length).to.equal(2 * TAG_SIZE);
+    expect(tags.subarray(0, TAG_SIZE).every((x) => x === 0xcd)).to.equal(true);
+  });
+
+  it('puts an added OPT before a TSIG record, which must stay last (RFC 8945 5.1)', () => {
+    const plain = queryBytes('signed.example.org', 'A');
+    const qend = plain.length;
+    const tsig = Buffer.from([3, 0x6b, 0x65, 0x79, 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 2, 0, 0]);
+    const q = Buffer.concat([plain, tsig]);
+    q.writeUInt16BE(1, 10);
+    const tag = Buffer.alloc(TAG_SIZE, 9);
+    const out = markQuery(q, qend, tag, 1232);
+    expect(out.readUInt16BE(10)).to.equal(2);
+    expect([out[qend], out.readUInt16BE(qend + 1), out.readUInt16BE(qend + 3)]).to.deep.equal([0, 41, 1232]);
+    expect(out.subarray(out.length - tsig.length).equals(tsig)).to.equal(true);
+    expect(readMarker(out, qend).equals(tag)).to.equal(true);
   });
 
   it('an upstream without EDNS (FORMERR to any OPT) gets the client\'s own bytes again and answers', async () => {
