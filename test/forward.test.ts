@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { performance } from 'node:perf_hooks';
+import { LOOP_OPTION } from '../src/plugins/forward/hops.js';
 import type { Request } from '../src/server/plugin.js';
 import { answerPlugin } from './support/answer-plugin.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
@@ -71,7 +72,11 @@ describe('forward: relaying to upstreams', () => {
       const opt = dnsPacket.decode(q.raw).additionals!.find((r) => r.type === 'OPT') as { flags?: number };
       expect((opt.flags ?? 0) & dnsPacket.DNSSEC_OK).to.not.equal(0, 'DO bit forwarded');
     }
-    expect(seen[5]!.ednsSize).to.equal(null, 'no OPT added to a query without one');
+    // A query without OPT gets one for the loop marker only (forward README, "Forwarding loops"): size 1232, no DO.
+    const added = dnsPacket.decode(seen[5]!.raw).additionals!.find((r) => r.type === 'OPT') as { udpPayloadSize?: number; flags?: number; options?: Array<{ code: number }> };
+    expect(added.udpPayloadSize).to.equal(1232);
+    expect((added.flags ?? 0) & dnsPacket.DNSSEC_OK).to.equal(0, 'no DO bit the client did not ask for');
+    expect(added.options?.map((o) => o.code)).to.deep.equal([LOOP_OPTION]);
     expect(ids.size).to.be.greaterThan(3, 'IDs are random, not the client\'s');
     expect([...ids]).to.not.include(4242);
     // A fresh UDP socket (kernel-chosen port) per query.

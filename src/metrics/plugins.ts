@@ -30,6 +30,7 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
   coredns_forward_healthcheck_failures_total: { type: 'counter', help: 'Counter of the number of failed healthchecks.' },
   coredns_forward_healthcheck_broken_total: { type: 'counter', help: 'Counter of the number of complete failures of the healthchecks.' },
   coredns_forward_max_concurrent_rejects_total: { type: 'counter', help: 'Counter of the number of queries rejected because the concurrent queries were at maximum.' },
+  clusterdns_forward_loops_total: { type: 'counter', help: 'Queries answered SERVFAIL because they came back to this server through the upstream (a forwarding loop), or passed too many forwarders.' },
   coredns_proxy_request_duration_seconds: { type: 'histogram', help: 'Histogram of the time each request took.' },
   coredns_proxy_healthcheck_failures_total: { type: 'counter', help: 'Counter of the number of failed healthchecks.' },
   coredns_proxy_conn_cache_hits_total: { type: 'counter', help: 'Counter of connection cache hits per upstream and protocol.' },
@@ -128,6 +129,7 @@ function readForward(f: ForwardMetrics): PluginSample[] {
     c('coredns_proxy_healthcheck_failures_total', { proxy_name: 'forward', to }, u.healthcheckFailures);
     c('coredns_proxy_conn_cache_hits_total', { proxy_name: 'forward', to, proto: 'tcp' }, u.connCacheHits);
     c('coredns_proxy_conn_cache_misses_total', { proxy_name: 'forward', to, proto: 'tcp' }, u.connCacheMisses);
+    c('clusterdns_forward_loops_total', { to }, u.loops);
     for (const [rcode, h] of u.durations) {
       const rc = rcodeText(rcode);
       for (const [family, labels] of [

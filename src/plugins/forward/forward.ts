@@ -3,7 +3,9 @@ import { FLAG, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
 import { RepeatedError, type Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
+import { markQuery } from './hops.js';
 import { InflightLimit, sharedDefaultLimit } from './limit.js';
+import { LoopGuard } from './loop-guard.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
 import type { CheckedReply } from '../../dns/wire.js';
@@ -80,8 +82,10 @@ export class ForwardRoute {
    * upstream the second attempt asks it again), and every attempt keeps
    * listening until the budget ends. A failed attempt (refused, reset)
    * moves on at once. Nobody answered: SERVFAIL at the end of the budget.
+   * Every attempt carries the loop marker: `tags` (the hops the query
+   * already passed) plus the upstream's own tag.
    */
-  forward(req: Request): Reply | Promise<Reply> {
+  forward(req: Request, tags: Buffer): Reply | Promise<Reply> {
     const o = this.opts;
     const cands = this.candidates();
     if (cands.length === 0) return empty(RCODE.SERVFAIL, new Error('no healthy upstream (failfast_all_unhealthy_upstreams)'));
@@ -140,7 +144,8 @@ export class ForwardRoute {
         const u = plan[launched++]!;
         const left = start + budget - performance.now();
         if (left <= 0) return;
-        const entry = { u, ex: u.query(query, qend, proto, left), at: performance.now() };
+        const marked = markQuery(query, qend, Buffer.concat([tags, u.tag]), OWN_EDNS_SIZE);
+        const entry = { u, ex: u.query(marked, qend, proto, left, marked === query ? null : query), at: performance.now() };
         running.push(entry);
         const leave = (): void => {
           const i = running.indexOf(entry);
@@ -200,29 +205,43 @@ export class ForwardPlugin implements Plugin {
   readonly metrics: ForwardMetrics;
   /** Most specific FROM first; lines with the same FROM in Corefile order. */
   readonly routes: ForwardRoute[];
+  readonly loops: LoopGuard;
 
   constructor(routes: RouteOptions[], metrics = new ForwardMetrics()) {
     this.metrics = metrics;
     const indexed = routes.map((r, i) => ({ r, i }));
     indexed.sort((a, b) => depth(b.r.from) - depth(a.r.from) || a.i - b.i);
     this.routes = indexed.map(({ r }) => new ForwardRoute(r, metrics));
+    this.loops = new LoopGuard(this.routes.flatMap((r) => r.upstreams), metrics);
   }
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
     const routes = this.routes;
     let first = -1;
-    for (let i = 0; i < routes.length; i++) if (routes[i]!.matches(req.lname)) { first = i; break; }
-    if (first < 0) return next(req);
+    let route: ForwardRoute | undefined;
+    for (let i = 0; i < routes.length; i++) {
+      route = routes[i];
+      if (route?.matches(req.lname)) { first = i; break; }
+    }
+    const firstUp = route?.upstreams[0];
+    if (first < 0 || !firstUp) return next(req);
     this.metrics.requests++;
-    return this.through(req, first);
+    const seen = this.loops.check(req, firstUp);
+    if (seen.loop) {
+      // Our own query came back: answering stops it here, on its second pass.
+      // No `error`: LoopGuard logs once a minute, and the errors plugin would log every few seconds.
+      this.loops.report(req, seen);
+      return empty(RCODE.SERVFAIL);
+    }
+    return this.through(req, first, seen.tags);
   }
 
-  private async through(req: Request, i: number): Promise<Reply> {
+  private async through(req: Request, i: number, tags: Buffer): Promise<Reply> {
     const route = this.routes[i]!;
-    const r = await route.forward(req);
+    const r = await route.forward(req, tags);
     if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.wire) {
       for (let j = i + 1; j < this.routes.length; j++) {
-        if (this.routes[j]!.matches(req.lname)) return this.through(req, j);
+        if (this.routes[j]!.matches(req.lname)) return this.through(req, j, tags);
       }
     }
     return r;

@@ -40,6 +40,11 @@ export interface UpstreamCounters {
   /** Pooled TCP connection reused / dialled (coredns_proxy_conn_cache_{hits,misses}_total{proto="tcp"}). */
   connCacheHits: number;
   connCacheMisses: number;
+  /**
+   * Queries answered SERVFAIL because they came back to us through this
+   * upstream, or would go to it past the hop limit (clusterdns_forward_loops_total{to}).
+   */
+  loops: number;
 }
 
 export class ForwardMetrics {
@@ -62,7 +67,7 @@ export class ForwardMetrics {
   upstream(to: string): UpstreamCounters {
     let c = this.upstreams.get(to);
     if (!c) {
-      c = { requests: 0, responses: new Map(), durations: new Map(), healthcheckFailures: 0, failures: 0, malformed: 0, connCacheHits: 0, connCacheMisses: 0 };
+      c = { requests: 0, responses: new Map(), durations: new Map(), healthcheckFailures: 0, failures: 0, malformed: 0, connCacheHits: 0, connCacheMisses: 0, loops: 0 };
       this.upstreams.set(to, c);
     }
     return c;

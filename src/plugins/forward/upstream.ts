@@ -4,10 +4,11 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { QTYPE } from '../../dns/constants.js';
+import { QTYPE, RCODE } from '../../dns/constants.js';
 import { checkUpstreamReply, type CheckedReply } from '../../dns/wire.js';
 import { log } from '../../log.js';
 import { TcpFramer } from '../../server/tcp.js';
+import { newTag } from './hops.js';
 import type { ForwardMetrics, UpstreamCounters } from './metrics.js';
 import { buildQuery, checkReply, type Mismatch, questionEnd, randomId, truncated, withId } from './wire.js';
 
@@ -155,6 +156,8 @@ export class Upstream {
   /** Consecutive failures (queries without a reply, failed health checks). */
   fails = 0;
   readonly to: string;
+  /** This upstream's hop in the loop marker (hops.ts): seeing it on a query means the query came back. */
+  readonly tag: Buffer = newTag();
   private readonly family: 'udp4' | 'udp6';
   private readonly counters: UpstreamCounters;
   private idle: TcpConn[] = [];
@@ -191,26 +194,29 @@ export class Upstream {
    * with the upstream's reply, checked end to end and without its OPT
    * (checkUpstreamReply); a reply that does not decode rejects with a
    * MalformedReplyError. `proto` 'udp' falls back to TCP when the reply is
-   * truncated. Counts the attempt and its reply.
+   * truncated. With `plain` (the client's own bytes when `query` is them
+   * with our loop marker added), a FORMERR or NOTIMP answer is asked again
+   * with `plain`: an upstream that cannot take the marker (or EDNS at all)
+   * answers as it did before markers. Counts each attempt and reply.
    */
-  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number): QueryExchange {
+  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number, plain: Buffer | null = null): QueryExchange {
     const deadline = performance.now() + timeoutMs;
     const question = query.subarray(12, qend);
-    this.counters.requests++;
-    const started = performance.now();
     let current: Exchange | null = null;
     let cancelled = false;
-    const run = async (): Promise<CheckedReply> => {
+    const once = async (msg: Buffer): Promise<CheckedReply> => {
+      this.counters.requests++;
+      const started = performance.now();
       let reply: Buffer;
       if (proto === 'udp') {
-        current = this.udp(query, question, timeoutMs);
+        current = this.udp(msg, question, deadline - performance.now());
         reply = await current.promise;
         if (truncated(reply) && !cancelled) {
-          current = this.tcp(query, question, deadline - performance.now());
+          current = this.tcp(msg, question, deadline - performance.now());
           reply = await current.promise;
         }
       } else {
-        current = this.tcp(query, question, timeoutMs);
+        current = this.tcp(msg, question, deadline - performance.now());
         reply = await current.promise;
       }
       const checked = checkUpstreamReply(reply);
@@ -220,6 +226,11 @@ export class Upstream {
       }
       this.metrics.response(this.to, checked.rcode, (performance.now() - started) / 1000);
       return checked;
+    };
+    const run = async (): Promise<CheckedReply> => {
+      const first = await once(query);
+      if (plain === null || cancelled || (first.rcode !== RCODE.FORMERR && first.rcode !== RCODE.NOTIMP)) return first;
+      return once(plain);
     };
     const promise = run();
     return {

@@ -28,8 +28,14 @@ export const DEFAULT_LOOP_HOOKS: LoopHooks = {
   graceMs: 2000,
 };
 
-/** A query seen this many times is looping. */
-const LIMIT = 2;
+/**
+ * A probe seen more than this many times is looping. CoreDNS waits for a
+ * third pass; here forward answers a query that comes back to it SERVFAIL
+ * on its second pass (per-query loop protection), so the third never
+ * comes. A second pass is already proof: each probe name is sent once,
+ * and only an upstream can hand it to the chain again.
+ */
+const LIMIT = 1;
 
 function randomLabel(): string {
   return (randomBytes(8).readBigUInt64BE() >> 1n).toString();
@@ -38,7 +44,7 @@ function randomLabel(): string {
 /**
  * Detects forwarding loops: after the listeners open it sends
  * `<random>.<random>.<zone> HINFO` to its own server; if the chain sees that
- * name more than twice, the query came back to us through an upstream, and
+ * name a second time, the query came back to us through an upstream, and
  * the process stops (a loop would otherwise eat memory and CPU until it
  * dies). Each probe has its own name, so re-sending an unanswered probe is
  * never mistaken for a loop. Switches itself off once a probe was answered.
@@ -67,7 +73,7 @@ export class LoopPlugin implements Plugin {
     this.seen.set(req.lname, n + 1);
     if (n + 1 > LIMIT) {
       this.detected = true;
-      log('error', 'loop', `Loop detected for zone ${JSON.stringify(fqdn(this.zone))}: our probe "HINFO ${fqdn(req.name)}" came back ${n + 1} times. ` +
+      log('error', 'loop', `Loop detected for zone ${JSON.stringify(fqdn(this.zone))}: our probe "HINFO ${fqdn(req.name)}" came back (seen ${n + 1} times). ` +
         'A forward upstream sends queries back to this server; typically /etc/resolv.conf names a local stub resolver ' +
         '(127.0.0.53, 127.0.0.1) that forwards to us. Point forward at a real upstream (e.g. the node\'s real resolv.conf). ' +
         'See https://coredns.io/plugins/loop#troubleshooting', { from: `${req.remoteAddress}:${req.remotePort}`, to: req.server });
