@@ -38,6 +38,7 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
 
   coredns_kubernetes_dns_programming_duration_seconds: { type: 'histogram', help: 'Histogram of the time (in seconds) it took to program a dns instance.' },
 
+  clusterdns_kubernetes_snapshot_age_seconds: { type: 'gauge', aggregator: 'max', help: 'Age of the snapshot answers come from while the API is not synced; absent when answers come from live data.' },
   clusterdns_kubernetes_synced: { type: 'gauge', aggregator: 'min', help: '1 once the kind has completed its first full list, else 0.' },
   clusterdns_kubernetes_last_event_age_seconds: { type: 'gauge', aggregator: 'max', help: 'Seconds since the last watch event (bookmarks included) of the kind; absent before the first.' },
   clusterdns_kubernetes_objects: { type: 'gauge', aggregator: 'max', help: 'Objects of the kind held in the store.' },
@@ -160,6 +161,7 @@ interface KubernetesLike {
    */
   programmingDurations?: Map<string, HistogramLike>;
   store: { counts?(): Record<string, number>; syncedKindsList?(): string[]; invalidCounts?(): Array<{ kind: string; field: string; count: number }> };
+  snapshotAge?(): number | null;
   /** The API watch source (private in the plugin; read duck-typed, may be a manifest source). */
   source?: { counters?(): Record<string, KindCounters> } | null;
 }
@@ -180,6 +182,8 @@ function readKubernetes(k: KubernetesLike, at: Placement): PluginSample[] {
       }
     }
   }
+  const age = typeof k.snapshotAge === 'function' ? k.snapshotAge() : null;
+  if (age !== null) out.push({ family: 'clusterdns_kubernetes_snapshot_age_seconds', sample: { labels: { zones: at.zones }, value: age }, monotonic: false });
   if (typeof k.store.invalidCounts === 'function') {
     for (const { kind, field, count } of k.store.invalidCounts()) {
       out.push({ family: 'clusterdns_kubernetes_invalid_fields_total', sample: { labels: { zones: at.zones, kind, field }, value: count }, monotonic: true });

@@ -12,6 +12,7 @@ import type { KubernetesOptions } from './setup.js';
 import type { ApiSourceOptions, Source } from './source.js';
 import { Store } from './store.js';
 import { ApiSource } from './watch.js';
+import { readSnapshot, SnapshotTee, SnapshotWriter } from './snapshot.js';
 
 /** CNAME hops we follow inside our own zones before giving up (CoreDNS: 8). */
 const MAX_CHAIN = 8;
@@ -20,43 +21,74 @@ const CHASE_TIMEOUT_MS = 2000;
 
 export class KubernetesPlugin implements Plugin {
   readonly name = 'kubernetes';
+  /** The store the live source (API or manifests) fills. */
   readonly store: Store;
-  private readonly answers: Answerer;
+  /** The store answers come from: `store`, or one loaded from the snapshot until `store` syncs. */
+  private serving: Store;
+  private answers: Answerer;
   /** Plugin zones, longest first, so the first match is the most specific. */
   private readonly zones: string[];
   private readonly fallthrough: string[] | null;
   private source: Source | null = null;
   private nsAddrs: string[] = [];
+  private tee: SnapshotTee | null = null;
+  private readonly snapshotWriter: SnapshotWriter | null;
+  /** Unix ms the served snapshot was written; 0 when answers come from live data. */
+  private snapshotWrittenAt = 0;
 
   constructor(readonly opts: KubernetesOptions, private readonly ctx: Pick<SetupContext, 'resolve'>) {
-    const required: Kind[] = ['services', 'namespaces'];
-    if (!opts.noEndpoints) required.push('endpointslices');
-    if (opts.pods === 'verified') required.push('pods');
-    this.store = new Store({
-      endpointPodNames: opts.endpointPodNames,
-      namespaces: opts.namespaces,
-      namespaceLabels: opts.namespaceLabels,
-      labels: opts.labels,
-      required,
-      ignoreEndpoints: opts.noEndpoints,
-    });
+    this.store = this.newStore();
+    this.serving = this.store;
     this.zones = [...opts.zones].sort((a, b) => b.length - a.length);
     this.fallthrough = opts.fallthrough;
     this.nsAddrs = opts.bindAddresses ?? localAddresses();
-    this.answers = new Answerer(this.store, {
-      primaryZone: opts.primaryZone,
-      ttl: opts.ttl,
-      pods: opts.pods,
-      ignoreEmptyService: opts.ignoreEmptyService,
+    this.answers = this.answererFor(this.store);
+    const file = opts.snapshot;
+    this.snapshotWriter = file === null ? null : new SnapshotWriter(file, () => this.tee);
+  }
+
+  private requiredKinds(): Kind[] {
+    const required: Kind[] = ['services', 'namespaces'];
+    if (!this.opts.noEndpoints) required.push('endpointslices');
+    if (this.opts.pods === 'verified') required.push('pods');
+    return required;
+  }
+
+  private newStore(): Store {
+    const o = this.opts;
+    return new Store({
+      endpointPodNames: o.endpointPodNames,
+      namespaces: o.namespaces,
+      namespaceLabels: o.namespaceLabels,
+      labels: o.labels,
+      required: this.requiredKinds(),
+      ignoreEndpoints: o.noEndpoints,
+    });
+  }
+
+  private answererFor(store: Store): Answerer {
+    const o = this.opts;
+    return new Answerer(store, {
+      primaryZone: o.primaryZone,
+      ttl: o.ttl,
+      pods: o.pods,
+      ignoreEmptyService: o.ignoreEmptyService,
       nsAddresses: () => this.nsAddrs,
-    }, opts.reverseZones);
+    }, o.reverseZones);
+  }
+
+  /** Seconds since the served snapshot was written; null while answers come from live data. */
+  snapshotAge(): number | null {
+    return this.snapshotWrittenAt === 0 ? null : Math.max(0, (Date.now() - this.snapshotWrittenAt) / 1000);
   }
 
   // ---- lifecycle --------------------------------------------------------
 
   async start(): Promise<void> {
     this.source = this.makeSource();
-    this.source.start(this.store);
+    const writer = this.snapshotWriter;
+    if (writer !== null) this.tee = new SnapshotTee(this.store, this.requiredKinds(), () => writer.changed());
+    this.source.start(this.tee ?? this.store);
     const timeout = this.opts.startupTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -64,6 +96,7 @@ export class KubernetesPlugin implements Plugin {
       new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeout); }),
     ]);
     clearTimeout(timer);
+    if (timedOut && (await this.serveSnapshot())) return;
     if (timedOut) {
       log('warn', 'kubernetes', 'starting server with unsynced Kubernetes data; names not yet known get SERVFAIL', {
         waited: `${timeout / 1000}s`, synced: this.store.syncedKindsList().join(',') || 'none', ...this.source.describe(),
@@ -77,10 +110,56 @@ export class KubernetesPlugin implements Plugin {
     const s = this.source;
     this.source = null;
     if (s) await s.stop();
+    await this.snapshotWriter?.stop();
   }
 
   ready(): boolean {
-    return this.store.synced;
+    return this.serving.synced;
+  }
+
+  /**
+   * The live source did not sync within startup_timeout: answer from the
+   * snapshot, if there is a sound one, until the live store has every kind,
+   * then switch to it in one step (never a mix of the two).
+   */
+  private async serveSnapshot(): Promise<boolean> {
+    const file = this.opts.snapshot;
+    if (file === null) return false;
+    const started = performance.now();
+    const read = await readSnapshot(file);
+    if (!read.ok) {
+      log('warn', 'kubernetes', 'snapshot not used', { file, reason: read.problem });
+      return false;
+    }
+    const { records, writtenAt } = read.snapshot;
+    const missing = this.requiredKinds().filter((k) => records[k] === undefined);
+    if (missing.length > 0) {
+      log('warn', 'kubernetes', 'snapshot not used', { file, reason: `it holds no ${missing.join(', ')} (written with other options)` });
+      return false;
+    }
+    const loaded = this.newStore();
+    for (const kind of this.requiredKinds()) {
+      loaded.replace(kind, records[kind] ?? []);
+      loaded.markSynced(kind);
+    }
+    if (this.store.synced) { // the live list won the race while the file was read
+      log('info', 'kubernetes', 'synced', this.store.counts());
+      return true;
+    }
+    this.serving = loaded;
+    this.answers = this.answererFor(loaded);
+    this.snapshotWrittenAt = writtenAt;
+    log('warn', 'kubernetes', 'API not synced; serving the snapshot until it is', {
+      file, age: `${Math.round((Date.now() - writtenAt) / 1000)}s`, bytes: read.bytes,
+      ms: Math.round(performance.now() - started), ...loaded.counts(),
+    });
+    void this.store.whenSynced().then(() => {
+      this.serving = this.store;
+      this.answers = this.answererFor(this.store);
+      this.snapshotWrittenAt = 0;
+      log('info', 'kubernetes', 'synced; live data replaced the snapshot', this.store.counts());
+    });
+    return true;
   }
 
   /** Both sources load @kubernetes/client-node (~0.8 s) only once they run. */
@@ -110,7 +189,7 @@ export class KubernetesPlugin implements Plugin {
     const r = c.reply;
     if (r.rcode === RCODE.NXDOMAIN) {
       if (this.fallsThrough(lname)) return next(req);
-      if (!this.store.synced) return this.answers.zone(zone).servfail;
+      if (!this.serving.synced) return this.answers.zone(zone).servfail;
       return r;
     }
     if (c.chase !== null) return this.chase(c, lname, req.type);

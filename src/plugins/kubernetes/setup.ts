@@ -36,6 +36,8 @@ export interface KubernetesOptions {
   startupTimeoutMs: number;
   /** Absolute paths of manifest files/folders; empty = use the API. */
   manifests: string[];
+  /** `snapshot FILE` (clusterdns extension): absolute path, or null. */
+  snapshot: string | null;
   /** Addresses from the block's `bind` when specific; null = discover from the interfaces. */
   bindAddresses: string[] | null;
 }
@@ -43,6 +45,7 @@ export interface KubernetesOptions {
 const OPTIONS = [
   'endpoint', 'tls', 'kubeconfig', 'namespaces', 'labels', 'namespace_labels', 'pods', 'endpoint_pod_names',
   'ttl', 'noendpoints', 'fallthrough', 'ignore', 'startup_timeout', 'manifests',
+  'snapshot',
 ];
 const OBSOLETE: Record<string, string> = {
   upstream: 'upstream was removed from CoreDNS (CNAME targets are always resolved through the server); delete the line',
@@ -105,6 +108,7 @@ export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | '
     ignoreEmptyService: false,
     startupTimeoutMs: 5000,
     manifests: [],
+    snapshot: null,
     bindAddresses: bindAddresses(block.directives),
   };
 
@@ -192,6 +196,13 @@ export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | '
         expectArgs(o, 1, 1, 'startup_timeout DURATION');
         opts.startupTimeoutMs = parseDuration(o.args[0]!, o);
         break;
+      case 'snapshot': {
+        expectArgs(o, 1, 1, 'snapshot FILE');
+        const abs = path(o.args[0] ?? '');
+        if (!existsSync(dirname(abs))) throw configError(o, `kubernetes: snapshot folder ${dirname(abs)} does not exist`);
+        opts.snapshot = abs;
+        break;
+      }
       case 'manifests':
         expectArgs(o, 1, Infinity, 'manifests PATH...');
         for (const p of o.args) {
