@@ -10,7 +10,8 @@ import dnsPacket from 'dns-packet';
 import { checkUpstreamReply } from '../src/dns/wire.js';
 import { ForwardMetrics } from '../src/plugins/forward/metrics.js';
 import { Upstream } from '../src/plugins/forward/upstream.js';
-import { buildQuery, checkReply, randomId, withId } from '../src/plugins/forward/wire.js';
+import { buildQuery } from '../src/dns/build-query.js';
+import { checkReply, randomId, withId } from '../src/plugins/forward/wire.js';
 import { freePort } from '../test/support/server.js';
 import { numberFlag } from './lib/args.js';
 

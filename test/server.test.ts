@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { QCLASS, QTYPE, RCODE } from '../src/dns/constants.js';
-import type { RR } from '../src/dns/reply.js';
+import { records, type RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import type { Handler, PluginDefinition, Request } from '../src/server/plugin.js';
 import { setLogSink } from '../src/log.js';
@@ -21,7 +21,7 @@ const badRecordsPlugin: PluginDefinition = {
       const answer: RR[] = req.lname.startsWith('longtarget.')
         ? [{ name: req.name, type: 'CNAME', ttl: 5, data: long }]
         : [{ name: req.name, type: 'SRV', ttl: 5, data: { priority: 0, weight: 1, port: req.lname.startsWith('fine.') ? 80 : 70_000, target: 'x.example.net' } }];
-      return { rcode: RCODE.NOERROR, aa: true, by: 'badrecords', answer, authority: [], additional: [] };
+      return records(RCODE.NOERROR, 'badrecords', true, answer);
     },
   }),
 };
@@ -34,8 +34,7 @@ const chaosTestPlugin: PluginDefinition = {
     classes: [QCLASS.CH],
     serve(req: Request, next: Handler) {
       if (req.qclass !== QCLASS.CH || req.type !== QTYPE.TXT || !req.lname.startsWith('version.')) return next(req);
-      return { rcode: RCODE.NOERROR, aa: true, by: 'chaostest', authority: [], additional: [],
-        answer: [{ name: req.name, type: 'TXT', class: 'CH', ttl: 0, data: 'clusterdns-test' }] };
+      return records(RCODE.NOERROR, 'chaostest', true, [{ name: req.name, type: 'TXT', class: 'CH', ttl: 0, data: 'clusterdns-test' }]);
     },
   }),
 };

@@ -1,5 +1,5 @@
 import { RCODE } from '../../src/dns/constants.js';
-import type { Reply, RR } from '../../src/dns/reply.js';
+import { records, reusable, type Reply, type RR } from '../../src/dns/reply.js';
 import type { PluginDefinition, Request } from '../../src/server/plugin.js';
 
 /**
@@ -17,11 +17,11 @@ export const answerPlugin: PluginDefinition = {
       serve(req: Request) {
         const first = req.lname.split('.')[0];
         if (first === 'throw') throw new Error('test plugin failure');
-        if (first === 'nx') return { rcode: RCODE.NXDOMAIN, aa: true, answer: [], authority: [], additional: [], by: 'answer' };
+        if (first === 'nx') return records(RCODE.NXDOMAIN, 'answer', true);
         if (first === 'reuse') {
           let r = shared.get(req.lname);
           if (!r) {
-            r = { rcode: RCODE.NOERROR, aa: true, answer: [{ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.9' }], authority: [], additional: [], reusable: true };
+            r = reusable(RCODE.NOERROR, 'answer', true, [{ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.9' }]);
             shared.set(req.lname, r);
           }
           return r;
@@ -31,7 +31,7 @@ export const answerPlugin: PluginDefinition = {
         for (let i = 0; i < count; i++) {
           answer.push({ name: req.name, type: 'A', ttl: 60, data: `192.0.2.${(i % 250) + 1}` });
         }
-        const r = { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional: [], by: 'answer' };
+        const r = records(RCODE.NOERROR, 'answer', true, answer);
         if (first === 'slow') return new Promise((resolve) => setTimeout(() => resolve(r), 50));
         return r;
       },

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { FLAG, QTYPE, RCODE, UDP_EDNS_CAP } from '../../dns/constants.js';
 import { OPT_SIZE, writeOptAt } from '../../dns/encode.js';
-import { NO_RECORDS, type Reply, type RR } from '../../dns/reply.js';
+import { addressed, records, relay, type RecordsReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import type { CacheOptions } from './setup.js';
@@ -226,12 +226,9 @@ export class CachePlugin implements Plugin {
         out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
       }
       // A fresh copy made for this query: the server sends it without copying again.
-      return { rcode: e.rcode, aa: true, answer: NO_RECORDS, authority: NO_RECORDS, additional: NO_RECORDS, wire: out, addressed: true, by: 'cache' };
+      return addressed(e.rcode, 'cache', true, out);
     }
-    return {
-      rcode: e.rcode, aa: true, by: 'cache',
-      answer: withTtl(e.answer, ttl), authority: withTtl(e.authority, ttl), additional: withTtl(e.additional, ttl),
-    };
+    return records(e.rcode, 'cache', true, withTtl(e.answer, ttl), withTtl(e.authority, ttl), withTtl(e.additional, ttl));
   }
 
   /**
@@ -241,10 +238,11 @@ export class CachePlugin implements Plugin {
    */
   private store(req: Request, key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
     if (r.error !== undefined) return r;
-    return r.wire !== undefined ? this.storeWire(req, key, r, r.wire, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
+    return r.kind === 'relay' ? this.storeWire(req, key, r, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
   }
 
-  private storeWire(req: Request, key: string, r: Reply, wire: Buffer, okS: boolean, okD: boolean, prev: Entry | null): Reply {
+  private storeWire(req: Request, key: string, r: RelayReply, okS: boolean, okD: boolean, prev: Entry | null): RelayReply {
+    const wire = r.wire;
     const v = walkMessage(wire);
     if (v === null || (v.flags & FLAG.TC) !== 0) return r;
     if (v.qdcount !== 1 || v.qtype !== req.type || v.qclass !== req.qclass || readNameKey(wire, 12) !== req.lname) {
@@ -283,10 +281,10 @@ export class CachePlugin implements Plugin {
       answer: [], authority: [], additional: [], hits: 0, last: -Infinity,
       size: end + ttlAt.length * 8 + ENTRY_OVERHEAD,
     }, prev);
-    return { ...plain(r), wire: sent };
+    return r.addressed ? addressed(r.rcode, r.by, r.aa, sent) : relay(r.rcode, r.by, r.aa, sent);
   }
 
-  private storeSections(key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
+  private storeSections(key: string, r: RecordsReply, okS: boolean, okD: boolean, prev: Entry | null): RecordsReply {
     // A failure a plugin reports (hosts without a name, kubernetes before its sync,
     // the end of the chain) is not cached: in CoreDNS such rcodes are returned, not
     // written, and never reach the cache. Only an upstream's SERVFAIL message is.
@@ -308,7 +306,7 @@ export class CachePlugin implements Plugin {
       wire: null, ttlAt: [], ownerAt: [], ad: false, aa: r.aa, answer, authority, additional: extra,
       hits: 0, last: -Infinity, size,
     }, prev);
-    return { ...plain(r), answer, authority, additional: extra };
+    return records(r.rcode, r.by, r.aa, answer, authority, extra);
   }
 
   /** CoreDNS's computeTTL: the message's TTL clamped to [MINTTL, TTL]; SERVFAIL gets the servfail duration. */
@@ -339,13 +337,6 @@ export function cacheKey(req: Request): string {
   const d = req.edns !== null && req.edns.do ? '1' : '0';
   const c = (req.flags & FLAG.CD) !== 0 ? '1' : '0';
   return `${req.type}:${req.qclass}:${d}${c}:${req.lname}`;
-}
-
-/** A copy-ready reply: without the server's memo of another reply's encoding (Reply.reusable). */
-function plain(r: Reply): Reply {
-  if (r.reusable === undefined && r.encoded === undefined) return r;
-  const { reusable: _r, encoded: _e, ...rest } = r;
-  return rest;
 }
 
 /** A refresh result that may replace an entry (RFC 8767 4: NOERROR or NXDOMAIN). */

@@ -23,7 +23,7 @@ export class ErrorsPlugin implements Plugin {
   observe(req: Request, reply: Reply): void {
     const err = reply.error;
     if (!err) return;
-    const text = `${reply.by ?? 'server'}: ${err.message}`;
+    const text = `${reply.by || 'server'}: ${err.message}`;
     const i = this.opts.consolidate.findIndex((c) => c.pattern.test(text));
     if (i >= 0) { this.consolidate(i, text); return; }
     if (err instanceof RepeatedError && this.repeated(err.key)) return;

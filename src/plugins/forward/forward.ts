@@ -1,25 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import { FLAG, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
-import { RepeatedError, type Reply } from '../../dns/reply.js';
+import { failure, relay, RepeatedError, type Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { InflightLimit, sharedDefaultLimit } from './limit.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
 import type { CheckedReply } from '../../dns/wire.js';
 import { CancelledError, type QueryExchange, Upstream } from './upstream.js';
-import { buildQuery } from './wire.js';
-
-/** UDP size we advertise on queries we build ourselves (no client OPT to forward). */
-const OWN_EDNS_SIZE = 1232;
 
 function empty(rcode: number, error?: Error): Reply {
-  return { rcode, aa: false, answer: [], authority: [], additional: [], by: 'forward', error };
+  return failure(rcode, 'forward', error);
 }
 
-function relay(c: CheckedReply): Reply {
+function relayed(c: CheckedReply): Reply {
   const wire = c.wire;
-  return { rcode: c.rcode, aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
+  return relay(c.rcode, 'forward', (wire.readUInt16BE(2) & FLAG.AA) !== 0, wire);
 }
 
 /** One `forward FROM TO...` line: its upstreams, policy and limits. */
@@ -92,16 +88,9 @@ export class ForwardRoute {
       return empty(RCODE.REFUSED, new RepeatedError(`concurrent queries exceeded maximum ${what}`, `forward: max_concurrent ${what}`));
     }
 
-    let query: Buffer;
-    let qend: number;
-    if (req.raw.length > 0 && req.questionEnd > 12) {
-      query = req.raw;
-      qend = req.questionEnd;
-    } else {
-      // A query the server makes itself (CNAME chasing): build one.
-      query = buildQuery(req.name, req.type, req.qclass, { ednsSize: OWN_EDNS_SIZE });
-      qend = query.length - 11;
-    }
+    // Every Request carries real query bytes, the server's own (CNAME chasing) included.
+    const query = req.raw;
+    const qend = req.questionEnd;
     const proto: 'udp' | 'tcp' = o.forceTcp ? 'tcp' : req.proto === 'tcp' && !o.preferUdp ? 'tcp' : 'udp';
     const plan = cands.length === 1 ? [cands[0]!, cands[0]!] : cands.slice(0, 3);
     const budget = o.readTimeoutMs;
@@ -157,7 +146,7 @@ export class ForwardRoute {
               launch();
               return;
             }
-            finish(relay(reply));
+            finish(relayed(reply));
           },
           (err: unknown) => {
             if (done || err instanceof CancelledError) return;
@@ -165,13 +154,13 @@ export class ForwardRoute {
             u.failure();
             lastError = err instanceof Error ? err : new Error(String(err));
             if (launched < plan.length) launch();
-            else if (running.length === 0) finish(fallback ? relay(fallback) : this.noAnswer(req, lastError));
+            else if (running.length === 0) finish(fallback ? relayed(fallback) : this.noAnswer(req, lastError));
           },
         );
         if (launched < plan.length) stepTimer = setTimeout(launch, step);
       };
 
-      const deadline = setTimeout(() => finish(fallback ? relay(fallback) : this.noAnswer(req, lastError), true), budget);
+      const deadline = setTimeout(() => finish(fallback ? relayed(fallback) : this.noAnswer(req, lastError), true), budget);
       launch();
     });
   }
@@ -220,7 +209,7 @@ export class ForwardPlugin implements Plugin {
   private async through(req: Request, i: number): Promise<Reply> {
     const route = this.routes[i]!;
     const r = await route.forward(req);
-    if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.wire) {
+    if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.kind === 'relay') {
       for (let j = i + 1; j < this.routes.length; j++) {
         if (this.routes[j]!.matches(req.lname)) return this.through(req, j);
       }

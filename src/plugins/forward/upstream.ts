@@ -9,7 +9,8 @@ import { checkUpstreamReply, type CheckedReply } from '../../dns/wire.js';
 import { log } from '../../log.js';
 import { TcpFramer } from '../../server/tcp.js';
 import type { ForwardMetrics, UpstreamCounters } from './metrics.js';
-import { buildQuery, checkReply, type Mismatch, questionEnd, randomId, rcodeOfWire, truncated, withId } from './wire.js';
+import { buildQuery } from '../../dns/build-query.js';
+import { checkReply, type Mismatch, questionEnd, randomId, truncated, withId } from './wire.js';
 
 export interface UpstreamAddress {
   host: string;

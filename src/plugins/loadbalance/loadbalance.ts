@@ -1,6 +1,6 @@
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { sectionsOf } from '../../dns/relay.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { addressed, records, relay, reusable, type RecordsReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { readNameKey, skipName } from '../../dns/wire.js';
 
@@ -17,7 +17,7 @@ export class LoadBalancePlugin implements Plugin {
    * keeps) gets a few fixed reorderings, each reusable in turn, instead of
    * a fresh shuffle that would be re-encoded on every query.
    */
-  private readonly variants = new WeakMap<Reply, Reply[]>();
+  private readonly variants = new WeakMap<RecordsReply, RecordsReply[]>();
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
     if (req.type === QTYPE.AXFR || req.type === QTYPE.IXFR) return next(req);
@@ -27,13 +27,14 @@ export class LoadBalancePlugin implements Plugin {
   }
 
   private balance(r: Reply): Reply {
-    if (r.reusable !== true || r.wire !== undefined || r.rcode !== RCODE.NOERROR) return shuffleReply(r);
+    if (r.kind !== 'records' || !r.reusable || r.rcode !== RCODE.NOERROR) return shuffleReply(r);
     let vs = this.variants.get(r);
     if (vs === undefined) {
       vs = rotations(r);
       this.variants.set(r, vs);
     }
-    return vs.length === 1 ? vs[0]! : vs[Math.floor(Math.random() * vs.length)]!;
+    // rotations() returns one variant at least; `r` itself stands in otherwise.
+    return vs[vs.length === 1 ? 0 : Math.floor(Math.random() * vs.length)] ?? r;
   }
 }
 
@@ -45,7 +46,7 @@ const MAX_VARIANTS = 32;
  * (and MX) records by a step, CNAMEs first. Each is itself reusable. A
  * reply with nothing to reorder is its only variant.
  */
-export function rotations(r: Reply): Reply[] {
+export function rotations(r: RecordsReply): RecordsReply[] {
   let n = 0;
   let moves = false;
   for (const list of [r.answer, r.authority, r.additional]) {
@@ -57,13 +58,10 @@ export function rotations(r: Reply): Reply[] {
   }
   if (n < 2 && !moves) return [r];
   const count = Math.min(Math.max(n, 1), MAX_VARIANTS);
-  const out: Reply[] = [];
+  const out: RecordsReply[] = [];
   for (let i = 0; i < count; i++) {
     const step = Math.floor((i * n) / count);
-    out.push({
-      rcode: r.rcode, aa: r.aa, by: r.by, reusable: true,
-      answer: arrange(r.answer, step), authority: arrange(r.authority, step), additional: arrange(r.additional, step),
-    });
+    out.push(reusable(r.rcode, r.by, r.aa, arrange(r.answer, step), arrange(r.authority, step), arrange(r.additional, step)));
   }
   return out;
 }
@@ -98,21 +96,26 @@ function rotate(a: RR[], step: number): RR[] {
 
 export function shuffleReply(r: Reply): Reply {
   if (r.rcode !== RCODE.NOERROR) return r;
-  if (r.wire !== undefined) {
-    const w = shuffleWire(r.wire);
-    if (w === r.wire) return r;
-    if (w !== null) return { rcode: r.rcode, aa: r.aa, answer: r.answer, authority: r.authority, additional: r.additional, wire: w, by: r.by, addressed: r.addressed };
-    // Reordering needed (a CNAME after an address, several MX): decode, as CoreDNS works on sections.
-    let s: Reply;
-    try { s = sectionsOf(r.wire); } catch { return r; }
-    return { rcode: s.rcode, aa: s.aa, answer: roundRobin(s.answer), authority: roundRobin(s.authority), additional: roundRobin(s.additional), by: r.by };
-  }
+  return r.kind === 'relay' ? shuffleRelay(r) : shuffleRecords(r);
+}
+
+function shuffleRelay(r: RelayReply): Reply {
+  const w = shuffleWire(r.wire);
+  if (w === r.wire) return r;
+  if (w !== null) return r.addressed ? addressed(r.rcode, r.by, r.aa, w) : relay(r.rcode, r.by, r.aa, w);
+  // Reordering needed (a CNAME after an address, several MX): decode, as CoreDNS works on sections.
+  let s: RecordsReply;
+  try { s = sectionsOf(r.wire, r.by); } catch { return r; }
+  return records(s.rcode, r.by, s.aa, roundRobin(s.answer), roundRobin(s.authority), roundRobin(s.additional));
+}
+
+function shuffleRecords(r: RecordsReply): RecordsReply {
   const answer = roundRobin(r.answer);
   const authority = roundRobin(r.authority);
   const additional = roundRobin(r.additional);
   if (answer === r.answer && authority === r.authority && additional === r.additional) return r;
   // A new reply: not the plugin's memoized object, so no kept encoding comes along.
-  return { rcode: r.rcode, aa: r.aa, answer, authority, additional, by: r.by, error: r.error };
+  return records(r.rcode, r.by, r.aa, answer, authority, additional, r.error);
 }
 
 /**
