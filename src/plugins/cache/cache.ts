@@ -212,13 +212,13 @@ export class CachePlugin implements Plugin {
       if (e.ad && ((edns !== null && edns.do) || (qf & FLAG.AD) !== 0)) flags |= FLAG.AD;
       out.writeUInt16BE(flags, 2);
       const at = e.ttlAt;
-      for (let i = 0; i < at.length; i++) out.writeUInt32BE(ttl, at[i]!);
+      for (const ttlAt of at) out.writeUInt32BE(ttl, ttlAt);
       const own = e.ownerAt;
       const qEnd = req.questionEnd - 4;
       if (qEnd > 12 && req.raw.length >= qEnd) {
         // The client's spelling, in the question and wherever a record spells the name out.
         req.raw.copy(out, 12, 12, qEnd);
-        for (let i = 0; i < own.length; i++) req.raw.copy(out, own[i]!, 12, qEnd);
+        for (const ownerAt of own) req.raw.copy(out, ownerAt, 12, qEnd);
       }
       if (edns) {
         // Our own OPT (the upstream's may carry cookies or NSID meant for someone else).
@@ -270,7 +270,8 @@ export class CachePlugin implements Plugin {
       ttlAt.push(rec.ttlAt);
       if (rec.nameAt > 12 && sameName(wire, rec.nameAt, v.questionEnd - 4)) ownerAt.push(rec.nameAt);
     }
-    const end = v.opt >= 0 ? v.records[v.opt]!.nameAt : sent.length;
+    const opt = v.opt >= 0 ? v.records[v.opt] : undefined;
+    const end = opt !== undefined ? opt.nameAt : sent.length;
     const body = Buffer.allocUnsafe(end);
     sent.copy(body, 0, 0, end);
     body.writeUInt16BE(0, 0);
@@ -358,8 +359,9 @@ function sameName(buf: Buffer, at: number, qEnd: number): boolean {
   const n = qEnd - 12;
   if (n <= 1 || at + n > buf.length) return false;
   for (let i = 0; i < n; i++) {
-    let x = buf[at + i]!;
-    let y = buf[12 + i]!;
+    // In bounds: at + n <= buf.length was checked above, and 12 + n <= qEnd.
+    let x = buf[at + i] ?? 0;
+    let y = buf[12 + i] ?? 0;
     if (x >= 0x41 && x <= 0x5a) x |= 0x20;
     if (y >= 0x41 && y <= 0x5a) y |= 0x20;
     if (x !== y) return false;
@@ -413,9 +415,7 @@ function minimalTtlSections(answer: RR[], authority: RR[], additional: RR[], soa
 
 function withTtl(list: RR[], ttl: number): RR[] {
   if (list.length === 0) return [];
-  const out = new Array<RR>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = { ...list[i]!, ttl } as RR;
-  return out;
+  return list.map((rr) => ({ ...rr, ttl }) as RR);
 }
 
 function rrDataSize(rr: RR): number {

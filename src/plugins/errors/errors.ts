@@ -52,7 +52,8 @@ export class ErrorsPlugin implements Plugin {
   }
 
   private consolidate(i: number, text: string): void {
-    const c = this.opts.consolidate[i]!;
+    const c = this.opts.consolidate[i];
+    if (c === undefined) return;
     let b = this.buckets.get(i);
     if (!b) {
       b = { count: 0, first: text, timer: null };

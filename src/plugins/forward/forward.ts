@@ -56,8 +56,10 @@ export class ForwardRoute {
         order = [...all];
         for (let i = n - 1; i > 0; i--) {
           const j = Math.floor(Math.random() * (i + 1));
-          const t = order[i]!;
-          order[i] = order[j]!;
+          const t = order[i];
+          const u = order[j];
+          if (t === undefined || u === undefined) continue;
+          order[i] = u;
           order[j] = t;
         }
       }
@@ -66,7 +68,8 @@ export class ForwardRoute {
     if (up.length > 0) return up;
     this.metrics.healthcheckBroken++;
     if (this.opts.failfastAllUnhealthy) return [];
-    return [all[Math.floor(Math.random() * n)]!];
+    const any = all[Math.floor(Math.random() * n)];
+    return any === undefined ? [] : [any];
   }
 
   /**
@@ -92,7 +95,8 @@ export class ForwardRoute {
     const query = req.raw;
     const qend = req.questionEnd;
     const proto: 'udp' | 'tcp' = o.forceTcp ? 'tcp' : req.proto === 'tcp' && !o.preferUdp ? 'tcp' : 'udp';
-    const plan = cands.length === 1 ? [cands[0]!, cands[0]!] : cands.slice(0, 3);
+    const only = cands.length === 1 ? cands[0] : undefined;
+    const plan = only !== undefined ? [only, only] : cands.slice(0, 3);
     const budget = o.readTimeoutMs;
     const step = budget / plan.length;
     const start = performance.now();
@@ -126,7 +130,8 @@ export class ForwardRoute {
         if (done || launched >= plan.length) return;
         if (stepTimer) clearTimeout(stepTimer);
         stepTimer = null;
-        const u = plan[launched++]!;
+        const u = plan[launched++];
+        if (u === undefined) return;
         const left = start + budget - performance.now();
         if (left <= 0) return;
         const entry = { u, ex: u.query(query, qend, proto, left), at: performance.now() };
@@ -200,18 +205,19 @@ export class ForwardPlugin implements Plugin {
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
     const routes = this.routes;
     let first = -1;
-    for (let i = 0; i < routes.length; i++) if (routes[i]!.matches(req.lname)) { first = i; break; }
+    for (let i = 0; i < routes.length; i++) if (routes[i]?.matches(req.lname) === true) { first = i; break; }
     if (first < 0) return next(req);
     this.metrics.requests++;
     return this.through(req, first);
   }
 
   private async through(req: Request, i: number): Promise<Reply> {
-    const route = this.routes[i]!;
+    const route = this.routes[i];
+    if (route === undefined) return failure(RCODE.SERVFAIL, 'forward', new Error(`no forward route ${i}`));
     const r = await route.forward(req);
     if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.kind === 'relay') {
       for (let j = i + 1; j < this.routes.length; j++) {
-        if (this.routes[j]!.matches(req.lname)) return this.through(req, j);
+        if (this.routes[j]?.matches(req.lname) === true) return this.through(req, j);
       }
     }
     return r;

@@ -36,8 +36,9 @@ export function checkReply(reply: Buffer, id: number, question: Buffer): Mismatc
   if (reply.readUInt16BE(4) !== 1) return 'question';
   const nameLen = qlen - 4;
   for (let i = 0; i < nameLen; i++) {
-    let a = reply[12 + i]!;
-    let b = question[i]!;
+    // In bounds: reply.length >= 12 + qlen was checked above.
+    let a = reply[12 + i] ?? 0;
+    let b = question[i] ?? 0;
     if (a === b) continue;
     // Fold ASCII letters only; label length bytes are <= 63 and never letters.
     if (a >= 0x41 && a <= 0x5a) a |= 0x20;
@@ -60,7 +61,7 @@ export function questionEnd(msg: Buffer): number {
   let off = 12;
   for (let hops = 0; hops < 128; hops++) {
     if (off >= msg.length) return -1;
-    const l = msg[off]!;
+    const l = msg[off] ?? 0;
     if (l === 0) return off + 1 + 4 <= msg.length ? off + 5 : -1;
     if (l > 63) return -1;
     off += 1 + l;
@@ -75,5 +76,5 @@ export function truncated(reply: Buffer): boolean {
 
 /** Header rcode (low 4 bits; extended rcodes in OPT are not read). */
 export function rcodeOfWire(reply: Buffer): number {
-  return reply.length >= 4 ? reply[3]! & 0xf : 2;
+  return reply.length >= 4 ? (reply[3] ?? 2) & 0xf : 2;
 }

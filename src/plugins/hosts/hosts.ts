@@ -43,8 +43,9 @@ export function parseHostsText(text: string): HostLine[] {
     const hash = line.indexOf('#');
     if (hash >= 0) line = line.slice(0, hash);
     const f = line.split(/\s+/).filter((x) => x !== '');
-    if (f.length < 2) continue;
-    const ip = parseHostIP(f[0]!);
+    const [first, ...rest] = f;
+    if (first === undefined || rest.length === 0) continue;
+    const ip = parseHostIP(first);
     if (ip === null) continue;
     const names = f.slice(1).map(nameKey).filter((n) => n !== '' && isValidName(n));
     if (names.length > 0) out.push({ ...ip, names });

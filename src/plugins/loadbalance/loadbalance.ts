@@ -126,9 +126,9 @@ function shuffleRecords(r: RecordsReply): RecordsReply {
 export function roundRobin(list: RR[]): RR[] {
   const n = list.length;
   if (n <= 1) return list;
-  const t0 = list[0]!.type;
+  const t0 = list[0]?.type;
   let same = true;
-  for (let i = 1; i < n; i++) if (list[i]!.type !== t0) { same = false; break; }
+  for (const rr of list) if (rr.type !== t0) { same = false; break; }
   if (same) return t0 === 'A' || t0 === 'AAAA' ? shuffle(list.slice()) : list;
   const { cname, rest, address, mx } = partition(list);
   if (cname.length === 0 && address.length === 0 && mx.length === 0) return list;
@@ -138,8 +138,10 @@ export function roundRobin(list: RR[]): RR[] {
 function shuffle<T>(a: T[]): T[] {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    const t = a[i]!;
-    a[i] = a[j]!;
+    const t = a[i];
+    const u = a[j];
+    if (t === undefined || u === undefined) continue;
+    a[i] = u;
     a[j] = t;
   }
   return a;
@@ -215,7 +217,8 @@ export function shuffleWire(wire: Buffer): Buffer | null {
     let one = true;
     for (let i = 0; i < n; i++) {
       if (recSec[i] !== sec || recType[i] !== type) continue;
-      if (idx.length > 0 && recOwner[i] !== recOwner[idx[0]!]) one = false;
+      const i0 = idx[0];
+      if (i0 !== undefined && recOwner[i] !== recOwner[i0]) one = false;
       idx.push(i);
     }
     if (idx.length < 2) continue;
@@ -227,7 +230,7 @@ export function shuffleWire(wire: Buffer): Buffer | null {
     }
     const byName = new Map<string, number[]>();
     for (const i of idx) {
-      const k = readNameKey(wire, recName[i]!);
+      const k = readNameKey(wire, recName[i] ?? 0);
       if (k === null) return out ?? wire;
       const g = byName.get(k);
       if (g === undefined) byName.set(k, [i]); else g.push(i);
@@ -239,8 +242,9 @@ export function shuffleWire(wire: Buffer): Buffer | null {
 
 /** Where the labels of the name at `at` are written: past any leading compression pointers. */
 function literalAt(buf: Buffer, at: number): number {
-  for (let hops = 0; hops < 16 && at + 1 < buf.length && (buf[at]! & 0xc0) === 0xc0; hops++) {
-    at = ((buf[at]! & 0x3f) << 8) | buf[at + 1]!;
+  // at + 1 < buf.length: both bytes read below exist.
+  for (let hops = 0; hops < 16 && at + 1 < buf.length && ((buf[at] ?? 0) & 0xc0) === 0xc0; hops++) {
+    at = (((buf[at] ?? 0) & 0x3f) << 8) | (buf[at + 1] ?? 0);
   }
   return at;
 }
@@ -249,17 +253,18 @@ function literalAt(buf: Buffer, at: number): number {
 function permute(out: Buffer, idx: number[], size: number): Buffer {
   const k = idx.length;
   const from = new Array<number>(k);
+  // recRd holds offsets of whole RDATA fields of `size` bytes found by shuffleWire: every byte read exists.
   for (let j = 0; j < k; j++) {
-    const at = recRd[idx[j]!]!;
+    const at = recRd[idx[j] ?? 0] ?? 0;
     const base = j * size;
-    for (let b = 0; b < size; b++) scratch[base + b] = out[at + b]!;
+    for (let b = 0; b < size; b++) scratch[base + b] = out[at + b] ?? 0;
     from[j] = j;
   }
   shuffle(from);
   for (let j = 0; j < k; j++) {
-    const at = recRd[idx[j]!]!;
-    const base = from[j]! * size;
-    for (let b = 0; b < size; b++) out[at + b] = scratch[base + b]!;
+    const at = recRd[idx[j] ?? 0] ?? 0;
+    const base = (from[j] ?? j) * size;
+    for (let b = 0; b < size; b++) out[at + b] = scratch[base + b] ?? 0;
   }
   return out;
 }
