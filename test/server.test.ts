@@ -86,6 +86,21 @@ sub.example.org {
     expect(plain.additionals ?? []).to.have.length(0, 'no OPT for a query without EDNS');
   });
 
+  it('inject() answers in process exactly as the UDP listener does, TCP without truncation, and names a missing listener', async () => {
+    const q = queryBytes('Big.Example.org', 'A', { id: 77 });
+    const viaSocket = await udpRaw(srv.port, q, 2000);
+    const injected = await srv.server.inject(q);
+    expect(injected).to.deep.equal(viaSocket);
+    const overTcp = await srv.server.inject(q, { proto: 'tcp', port: srv.port, remoteAddress: '192.0.2.50', remotePort: 4000 });
+    if (overTcp === null) throw new Error('no answer over TCP');
+    const p = dnsPacket.decode(overTcp);
+    expect(p.flag_tc).to.equal(false);
+    expect(p.answers).to.have.length(100);
+    expect(srv.server.inject(Buffer.from([1, 2, 3]))).to.equal(null, 'a runt is dropped, as on the socket');
+    const busy = srv.port === 1 ? 2 : 1;
+    expect(() => srv.server.inject(q, { port: busy })).to.throw(`no listener on port ${busy}`);
+  });
+
   it('answers over TCP', async () => {
     const a = await tcpQuery(srv.port, 'x.example.org', 'A');
     expect(rrLines(a.answers)).to.deep.equal(['x.example.org A 192.0.2.1']);

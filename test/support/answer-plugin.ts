@@ -5,7 +5,8 @@ import type { PluginDefinition, Request } from '../../src/server/plugin.js';
 /**
  * `answer N`: a test-only plugin. For `big.<zone>` it returns N A records
  * (to exercise truncation), for `slow.<zone>` it answers after 50 ms (async
- * path), for `throw.<zone>` it throws, otherwise one A record 192.0.2.1.
+ * path), for `throw.<zone>` it throws, for `reuse.<zone>` it hands out one
+ * frozen reusable reply per name, otherwise one A record 192.0.2.1.
  */
 export const answerPlugin: PluginDefinition = {
   name: 'answer',
@@ -21,7 +22,8 @@ export const answerPlugin: PluginDefinition = {
         if (first === 'reuse') {
           let r = shared.get(req.lname);
           if (!r) {
-            r = reusable(RCODE.NOERROR, 'answer', true, [{ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.9' }]);
+            // Frozen: the server must keep its encoding of the reply to itself, never write it onto the plugin's object.
+            r = Object.freeze(reusable(RCODE.NOERROR, 'answer', true, [{ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.9' }]));
             shared.set(req.lname, r);
           }
           return r;
