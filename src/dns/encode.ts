@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import { FLAG, QTYPE } from './constants.js';
 import { expandIPv6 } from './names.js';
 import type { Edns } from './query.js';
-import type { RecordsReply, RR } from './reply.js';
+import { NO_RECORDS, type RecordsReply, type RR } from './reply.js';
 
 /** The bits of the query the answer must mirror. */
 export interface QueryEcho {
@@ -301,7 +301,7 @@ function writeSection(w: Writer, rrs: readonly RR[], limit: number): number {
 
 /** A header-only error answer (FORMERR/NOTIMP/REFUSED...) echoing whatever of the query was readable. */
 export function encodeError(q: QueryEcho, rcode: number, limits: EncodeLimits): Buffer {
-  return encodeReply(q, { rcode, aa: false, answer: [], authority: [], additional: [] }, limits);
+  return encodeReply(q, { rcode, aa: false, answer: NO_RECORDS, authority: NO_RECORDS, additional: NO_RECORDS }, limits);
 }
 
 /** Which kept encoding fits a query: EDNS or not, DO or not, RA or not. */
