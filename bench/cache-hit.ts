@@ -15,7 +15,7 @@ import { RCODE, UDP_EDNS_CAP } from '../src/dns/constants.js';
 import { encodeReply } from '../src/dns/encode.js';
 import { isProblem, parseQuery } from '../src/dns/query.js';
 import { relayWire, sectionsOf } from '../src/dns/relay.js';
-import type { Reply } from '../src/dns/reply.js';
+import { records, relay } from '../src/dns/reply.js';
 import { CachePlugin } from '../src/plugins/cache/cache.js';
 import { parseCache } from '../src/plugins/cache/setup.js';
 import { LoadBalancePlugin } from '../src/plugins/loadbalance/loadbalance.js';
@@ -45,9 +45,9 @@ const upstream = encodeReply(echo, {
     { name: 'www.example.com.cdn.example.net', type: 'A', ttl: 60, data: '192.0.2.11' },
   ],
 }, limits);
-const asWire: Handler = () => ({ rcode: RCODE.NOERROR, aa: false, answer: [], authority: [], additional: [], wire: upstream, by: 'forward' });
-const decoded = sectionsOf(upstream);
-const asSections: Handler = () => ({ ...decoded, by: 'kubernetes' });
+const asWire: Handler = () => relay(RCODE.NOERROR, 'forward', false, upstream);
+const decoded = sectionsOf(upstream, 'kubernetes');
+const asSections: Handler = () => records(decoded.rcode, decoded.by, decoded.aa, decoded.answer, decoded.authority, decoded.additional);
 
 const opts = () => parseCache({ name: 'cache', args: ['30'], block: null, file: 'bench', line: 1 }, ['.']);
 
@@ -61,8 +61,9 @@ function chain(origin: Handler, lb: boolean): Handler {
 
 /** One query as the server does it: chain, then encode or relay. */
 function once(h: Handler): Buffer {
-  const r = h(req) as Reply;
-  return r.wire ? relayWire(echo, r as Reply & { wire: Buffer }, limits) : encodeReply(echo, r, limits);
+  const r = h(req);
+  if (r instanceof Promise) throw new Error('the chain answered asynchronously');
+  return r.kind === 'relay' ? relayWire(echo, r, limits) : encodeReply(echo, r, limits);
 }
 
 function measure(label: string, h: Handler): number {

@@ -13,7 +13,6 @@ export const LOG_FORMATS: readonly LogFormat[] = ['coredns', 'json'];
 type Sink = (line: string) => void;
 const stdout: Sink = (line) => process.stdout.write(`${line}\n`);
 let sink: Sink = stdout;
-let debugOn = false;
 let format: LogFormat = process.env.CLUSTERDNS_LOG_FORMAT === 'json' ? 'json' : 'coredns';
 
 /** CoreDNS's level words. */
@@ -28,10 +27,6 @@ const CORE = new Set(['server', 'cli', 'workers']);
 /** Tests capture log lines; the CLI leaves the default (stdout). */
 export function setLogSink(s: Sink | null): void {
   sink = s ?? stdout;
-}
-
-export function setDebug(on: boolean): void {
-  debugOn = on;
 }
 
 export function setLogFormat(f: LogFormat): void {
@@ -68,7 +63,8 @@ export function formatLine(level: Level, source: string, msg: string, fields: Re
 }
 
 export function log(level: Level, plugin: string, msg: string, fields: Record<string, unknown> = {}): void {
-  if (level === 'debug' && !debugOn) return;
+  // Debug lines are printed by CoreDNS's `debug` plugin only, which clusterdns does not have.
+  if (level === 'debug') return;
   sink(formatLine(level, plugin, msg, fields));
 }
 

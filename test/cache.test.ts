@@ -3,11 +3,11 @@ import dnsPacket, { type Answer, type Packet } from 'dns-packet';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { createServer } from '../src/app.js';
 import { RCODE } from '../src/dns/constants.js';
-import type { Reply, RR } from '../src/dns/reply.js';
+import { failure, records, relay, type Reply, type RR } from '../src/dns/reply.js';
 import { setLogSink } from '../src/log.js';
 import { CachePlugin } from '../src/plugins/cache/cache.js';
 import { PLUGINS } from '../src/plugins/index.js';
-import type { Plugin, PluginDefinition, Request } from '../src/server/plugin.js';
+import type { PluginDefinition, Request } from '../src/server/plugin.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
 import { startCorefile, type Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
@@ -38,7 +38,7 @@ const plugins = [...PLUGINS, testup];
 
 /** A NOERROR answer as plugins build it: sections. */
 function sections(req: Request, ttl = 30, ips = ['192.0.2.1']): Reply {
-  return { rcode: RCODE.NOERROR, aa: true, by: 'testup', authority: [], additional: [], answer: ips.map((data) => ({ name: req.name, type: 'A', ttl, data }) as RR) };
+  return records(RCODE.NOERROR, 'testup', true, ips.map((data) => ({ name: req.name, type: 'A', ttl, data }) as RR));
 }
 
 /** A whole upstream message for req, as forward returns it (Reply.wire), OPT echoed. */
@@ -51,7 +51,7 @@ function wire(req: Request, spec: { rcode?: number; answers?: Answer[]; authorit
     answers: spec.answers ?? [], authorities: spec.authorities ?? [],
     additionals: req.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0, options: [] } as never] : [],
   };
-  return { rcode, aa: false, answer: [], authority: [], additional: [], wire: dnsPacket.encode(p), by: 'forward' };
+  return relay(rcode, 'forward', false, dnsPacket.encode(p));
 }
 const typeOf = (t: number): 'A' => ({ 1: 'A', 28: 'AAAA', 16: 'TXT', 12: 'PTR', 15: 'MX' } as Record<number, string>)[t] as 'A';
 
@@ -60,8 +60,9 @@ function soa(zone: string, ttl: number, minimum: number): Answer {
 }
 
 function cacheOf(srv: Running, block = 0): CachePlugin {
-  const blocks = (srv.server as unknown as { blocks: Array<{ plugins: Plugin[] }> }).blocks;
-  return blocks[block]!.plugins.find((p) => p.name === 'cache') as CachePlugin;
+  const found = srv.server.currentBlocks()[block]?.plugins.find((p) => p.name === 'cache');
+  if (!(found instanceof CachePlugin)) throw new Error(`block ${block} has no cache plugin`);
+  return found;
 }
 
 /** A clock the test moves by hand (ms). */
@@ -165,8 +166,7 @@ example.org {
   });
 
   it('caches NODATA (sections with SOA) by the SOA, and the SOA TTL when it is lower', async () => {
-    origin.behave = () => ({ rcode: RCODE.NOERROR, aa: true, by: 'testup', answer: [], additional: [],
-      authority: [{ ...soa('example.org', 4, 60), name: 'example.org' } as RR] });
+    origin.behave = () => records(RCODE.NOERROR, 'testup', true, [], [{ ...soa('example.org', 4, 60), name: 'example.org' } as RR]);
     const a = await udpQuery(srv.port, 'nodata.example.org', 'AAAA');
     expect(rcodeOf(a)).to.equal('NOERROR');
     expect(ttlsOf(a)).to.deep.equal([4]);
@@ -181,7 +181,7 @@ example.org {
         case 'nosoa': return wire(req, { rcode: RCODE.NXDOMAIN });
         case 'refused': return wire(req, { rcode: RCODE.REFUSED });
         case 'tc': return wire(req, { tc: true });
-        default: return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'testup' };
+        default: return failure(RCODE.SERVFAIL, 'testup');
       }
     };
     for (const n of ['nosoa', 'refused', 'tc', 'fail']) {
@@ -206,7 +206,7 @@ example.org {
   });
 
   it('never caches failures the origin reports as errors', async () => {
-    origin.behave = () => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], error: new Error('timeout'), by: 'forward' });
+    origin.behave = () => failure(RCODE.SERVFAIL, 'forward', new Error('timeout'));
     await udpQuery(srv.port, 'err.example.org', 'A');
     await udpQuery(srv.port, 'err.example.org', 'A');
     expect(origin.count('err.example.org')).to.equal(2);
@@ -398,7 +398,7 @@ prefetch.test {
       if (failing) {
         if (req.lname.startsWith('throw')) throw new Error('origin down');
         if (req.lname.startsWith('slow')) return new Promise((_r, reject) => setTimeout(() => reject(new Error('timeout')), 20));
-        return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], error: new Error('upstream down'), by: 'testup' };
+        return failure(RCODE.SERVFAIL, 'testup', new Error('upstream down'));
       }
       n++;
       return sections(req, 10, [`192.0.2.${n}`]);

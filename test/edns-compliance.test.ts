@@ -10,8 +10,7 @@
 
 import { expect } from 'chai';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
-import type { Plugin } from '../src/server/plugin.js';
-import type { CachePlugin } from '../src/plugins/cache/cache.js';
+import { CachePlugin } from '../src/plugins/cache/cache.js';
 import { tcpRaw, udpRaw } from './support/dns.js';
 import { CLUSTER, removeDir, writeCluster } from './kubernetes-fixtures.js';
 import { forwardRig } from './support/forward.js';
@@ -235,8 +234,8 @@ old.example:53 {
   it('serve_stale answers (refreshed and stale) carry our OPT, never the upstream\'s', async () => {
     const s = await startCorefile(`.:53 {\n    cache 30 {\n        serve_stale 1h verify\n    }\n    forward . ${ednsUp.hostPort}\n}\n`);
     shared.servers.push(s);
-    const blocks = (s.server as unknown as { blocks: Array<{ plugins: Plugin[] }> }).blocks;
-    const cache = blocks[0]!.plugins.find((p) => p.name === 'cache') as CachePlugin;
+    const cache = s.server.currentBlocks()[0]?.plugins.find((p) => p.name === 'cache');
+    if (!(cache instanceof CachePlugin)) throw new Error('the block has no cache plugin');
     let now = 1_000_000;
     cache.now = () => now;
     const c: Check = { name: 'stale', ask: { edns: v0({ flags: DO }), proto: 'udp' }, rcode: 0, answered: true, do: true };

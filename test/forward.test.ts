@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { performance } from 'node:perf_hooks';
 import { LOOP_OPTION } from '../src/plugins/forward/hops.js';
-import type { Request } from '../src/server/plugin.js';
 import { answerPlugin } from './support/answer-plugin.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
 import { capturePlugins, forwardRig } from './support/forward.js';
@@ -238,18 +237,15 @@ describe('forward: relaying to upstreams', () => {
     expect(s.forwards[0]!.routes[0]!.upstreams[0]!.fails).to.equal(0);
   });
 
-  it('builds its own query for requests the server makes itself (no client bytes)', async () => {
+  it('relays the server\'s own queries (CNAME chasing): real query bytes with RD and our EDNS size', async () => {
     const up = await upstream();
     const s = await serve(`. {\n  forward . ${up.hostPort}\n}\n`);
-    const req: Request = {
-      raw: Buffer.alloc(0), id: 0, flags: 0x0100, opcode: 0, name: 'Target.Example.org', lname: 'target.example.org', type: 28, qclass: 1,
-      questionEnd: 0, edns: null, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0, zone: '', server: 'test', start: performance.now(), internal: true,
-    };
-    const r = await s.forwards[0]!.serve(req, () => { throw new Error('next called'); });
+    const r = await s.server.resolveInternal('Target.Example.org', 28);
     expect(r.by).to.equal('forward');
     expect(r.rcode).to.equal(0);
-    const p = dnsPacket.decode(r.wire!);
-    expect(rrLines(p.answers)).to.deep.equal(['Target.Example.org AAAA 2001:db8::53']);
+    if (r.kind !== 'relay') throw new Error(`expected the upstream's message, got ${r.kind}`);
+    const p = dnsPacket.decode(r.wire);
+    expect(rrLines(p.answers)).to.deep.equal(['target.example.org AAAA 2001:db8::53']);
     expect(up.queries[0]!.ednsSize).to.equal(1232);
     expect(up.queries[0]!.rd).to.equal(true);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { RCODE } from '../src/dns/constants.js';
+import { records } from '../src/dns/reply.js';
 import { setLogSink } from '../src/log.js';
 import { parseHostsText } from '../src/plugins/hosts/hosts.js';
 import { PLUGINS } from '../src/plugins/index.js';
@@ -20,7 +21,7 @@ const nextPlugin: PluginDefinition = {
     name: 'next',
     serve(req: Request) {
       nextCalls++;
-      return { rcode: RCODE.NOERROR, aa: false, by: 'next', authority: [], additional: [], answer: [{ name: req.name, type: 'TXT', ttl: 1, data: ['next'] }] };
+      return records(RCODE.NOERROR, 'next', false, [{ name: req.name, type: 'TXT', ttl: 1, data: ['next'] }]);
     },
   }),
 };

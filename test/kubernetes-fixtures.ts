@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QTYPE, RCODE } from '../src/dns/constants.js';
-import type { RR } from '../src/dns/reply.js';
+import { records, type RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import type { PluginDefinition, Request } from '../src/server/plugin.js';
 import { rcodeOf, tcpQuery, udpQuery } from './support/dns.js';
@@ -264,12 +264,12 @@ export const fixedPlugin: PluginDefinition = {
   setup: () => ({
     name: 'fixed',
     serve(req: Request) {
-      if (req.lname.startsWith('nx')) return { rcode: RCODE.NXDOMAIN, aa: true, answer: [], authority: [], additional: [] };
+      if (req.lname.startsWith('nx')) return records(RCODE.NXDOMAIN, 'fixed', true);
       const answer: RR[] = [];
       if (req.type === QTYPE.A) answer.push({ name: req.lname, type: 'A', ttl: 60, data: '192.0.2.1' } as RR);
       if (req.type === QTYPE.AAAA) answer.push({ name: req.lname, type: 'AAAA', ttl: 60, data: '2001:db8::1' } as RR);
       if (req.type === QTYPE.PTR) answer.push({ name: req.lname, type: 'PTR', ttl: 60, data: 'fell.through.example' } as RR);
-      return { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional: [] };
+      return records(RCODE.NOERROR, 'fixed', true, answer);
     },
   }),
 };

@@ -3,7 +3,7 @@
 
 import { expect } from 'chai';
 import { RCODE } from '../src/dns/constants.js';
-import type { Reply } from '../src/dns/reply.js';
+import { records, type RecordsReply, type Reply } from '../src/dns/reply.js';
 import { setLogSink } from '../src/log.js';
 import { KubernetesPlugin } from '../src/plugins/kubernetes/kubernetes.js';
 import { parseKubernetes } from '../src/plugins/kubernetes/setup.js';
@@ -184,8 +184,13 @@ describe('kubernetes: before the first sync', function () {
     raw: Buffer.alloc(0), id: 1, flags: 0, opcode: 0, name, lname: name.toLowerCase(), type, qclass: 1, questionEnd: 0,
     edns: null, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 1, zone: 'cluster.local', server: 'dns://:53', start: 0, internal: false,
   });
-  const nextReply: Reply = { rcode: RCODE.NOERROR, aa: false, answer: [], authority: [], additional: [], by: 'next' };
+  const nextReply: Reply = records(RCODE.NOERROR, 'next', false);
   const next = () => nextReply;
+  /** The plugin answered synchronously, with sections (what every assertion here reads). */
+  const recordsOf = (r: Reply | Promise<Reply>): RecordsReply => {
+    if (r instanceof Promise || r.kind !== 'records') throw new Error('expected a synchronous answer with sections');
+    return r;
+  };
 
   function plugin(block: string[][] = []): KubernetesPlugin {
     const opts = parseKubernetes(directive(block), { zones: ['.'], directives: [] });
@@ -194,13 +199,13 @@ describe('kubernetes: before the first sync', function () {
 
   it('SERVFAIL (AA, SOA) for anything that would be NXDOMAIN; other answers as usual; ready() after the sync', () => {
     const k = plugin();
-    const nx = k.serve(req('nope.demo.svc.cluster.local'), next) as Reply;
+    const nx = recordsOf(k.serve(req('nope.demo.svc.cluster.local'), next));
     expect(nx.rcode).to.equal(RCODE.SERVFAIL);
     expect(nx.aa).to.equal(true);
     expect(nx.authority.map((r) => r.type)).to.deep.equal(['SOA']);
     expect((k.serve(req('1.0.0.10.in-addr.arpa', 12), next) as Reply).rcode).to.equal(RCODE.SERVFAIL);
     // The apex and version exist whatever the cluster holds.
-    expect((k.serve(req('cluster.local', 6), next) as Reply).answer).to.have.length(1);
+    expect(recordsOf(k.serve(req('cluster.local', 6), next)).answer).to.have.length(1);
     expect((k.serve(req('dns-version.cluster.local', 16), next) as Reply).rcode).to.equal(RCODE.NOERROR);
     expect(k.ready()).to.equal(false);
 
@@ -208,7 +213,7 @@ describe('kubernetes: before the first sync', function () {
     k.store.markSynced('services');
     k.store.markSynced('namespaces');
     // Still waiting for endpointslices: known names answer, unknown ones still SERVFAIL.
-    expect((k.serve(req('web.demo.svc.cluster.local'), next) as Reply).answer.map((r) => (r as { data: string }).data)).to.deep.equal(['10.0.0.1']);
+    expect(recordsOf(k.serve(req('web.demo.svc.cluster.local'), next)).answer.map((r) => (r as { data: string }).data)).to.deep.equal(['10.0.0.1']);
     expect((k.serve(req('nope.demo.svc.cluster.local'), next) as Reply).rcode).to.equal(RCODE.SERVFAIL);
     k.store.markSynced('endpointslices');
     expect(k.ready()).to.equal(true);

@@ -3,7 +3,7 @@ import dnsPacket, { type Answer } from 'dns-packet';
 import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { RCODE } from '../src/dns/constants.js';
-import type { Reply, RR } from '../src/dns/reply.js';
+import { records, relay, reusable, type RecordsReply, type Reply, type RR } from '../src/dns/reply.js';
 import { setLogSink } from '../src/log.js';
 import { shuffleWire } from '../src/plugins/loadbalance/loadbalance.js';
 import { PLUGINS } from '../src/plugins/index.js';
@@ -13,7 +13,7 @@ import { startCorefile, type Running } from './support/server.js';
 
 const IPS = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'];
 let calls = 0;
-const memo = new Map<string, Reply>();
+const memo = new Map<string, RecordsReply>();
 
 /** `origin`: answers by the first label; counts calls. */
 const origin: PluginDefinition = {
@@ -27,25 +27,24 @@ const origin: PluginDefinition = {
       const cname: RR = { name: req.name, type: 'CNAME', ttl: 60, data: 'target.example.net' };
       switch (first) {
         case 'mixed': // addresses around the CNAME: CNAME must come out first
-          return { rcode: RCODE.NOERROR, aa: true, by: 'origin', authority: [], additional: [],
-            answer: [a('target.example.net')[0]!, cname, ...a('target.example.net').slice(1)] };
+          return records(RCODE.NOERROR, 'origin', true, [...a('target.example.net').slice(0, 1), cname, ...a('target.example.net').slice(1)]);
         case 'wire':
         case 'wirebad': {
           const answers: Answer[] = [cname as Answer, ...a('target.example.net') as Answer[]];
           if (first === 'wirebad') answers.push(answers.shift()!);
           const w = dnsPacket.encode({ type: 'response', id: req.id, flags: 0x8180,
             questions: [{ name: req.name, type: 'A', class: 'IN' }], answers });
-          return { rcode: RCODE.NOERROR, aa: false, answer: [], authority: [], additional: [], wire: w, by: 'forward' };
+          return relay(RCODE.NOERROR, 'forward', false, w);
         }
         case 'memo': { // a plugin's memoized reply: the same object every time
           let r = memo.get(req.lname);
-          if (!r) memo.set(req.lname, r = { rcode: RCODE.NOERROR, aa: true, by: 'origin', reusable: true, authority: [], additional: [], answer: a(req.lname) });
+          if (!r) memo.set(req.lname, r = reusable(RCODE.NOERROR, 'origin', true, a(req.lname)));
           return r;
         }
         case 'gone':
-          return { rcode: RCODE.NXDOMAIN, aa: true, by: 'origin', answer: [], authority: [], additional: [] };
+          return records(RCODE.NXDOMAIN, 'origin', true);
         default:
-          return { rcode: RCODE.NOERROR, aa: true, by: 'origin', authority: [], additional: [], answer: a(req.name) };
+          return records(RCODE.NOERROR, 'origin', true, a(req.name));
       }
     },
   }),
@@ -120,7 +119,7 @@ cached.test {
       const k = IPS.indexOf(ips[0]!);
       expect(ips).to.deep.equal([...IPS.slice(k), ...IPS.slice(0, k)], 'a rotation');
     }
-    expect(memo.get('memo.example.org')!.answer.map((rr) => (rr as { data: string }).data)).to.deep.equal(IPS);
+    expect(memo.get('memo.example.org')?.answer.map((rr) => (rr as { data: string }).data)).to.deep.equal(IPS);
   });
 
   it('leaves other rcodes alone', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createServer, reloaderFor } from '../src/app.js';
 import { parseCorefile, loadCorefile } from '../src/corefile/parse.js';
 import { RCODE } from '../src/dns/constants.js';
+import { records } from '../src/dns/reply.js';
 import { setLogSink } from '../src/log.js';
 import { DURATION_BOUNDS } from '../src/metrics/dns.js';
 import { PLUGINS } from '../src/plugins/index.js';
@@ -25,11 +26,7 @@ const fakePlugin: PluginDefinition = {
     serve(req: Request) {
       if (req.lname.startsWith('throw.')) throw new Error('boom');
       const nx = req.lname.startsWith('nx.');
-      return {
-        rcode: nx ? RCODE.NXDOMAIN : RCODE.NOERROR, aa: true, by: 'fake',
-        answer: nx || req.type !== 1 ? [] : [{ name: req.name, type: 'A', ttl: 5, data: '192.0.2.7' }],
-        authority: [], additional: [],
-      };
+      return records(nx ? RCODE.NXDOMAIN : RCODE.NOERROR, 'fake', true, nx || req.type !== 1 ? [] : [{ name: req.name, type: 'A', ttl: 5, data: '192.0.2.7' }]);
     },
   }),
 };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { QCLASS, QTYPE, RCODE } from '../src/dns/constants.js';
-import type { RR } from '../src/dns/reply.js';
+import { records, type RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import type { Handler, PluginDefinition, Request } from '../src/server/plugin.js';
 import { setLogSink } from '../src/log.js';
@@ -21,7 +21,7 @@ const badRecordsPlugin: PluginDefinition = {
       const answer: RR[] = req.lname.startsWith('longtarget.')
         ? [{ name: req.name, type: 'CNAME', ttl: 5, data: long }]
         : [{ name: req.name, type: 'SRV', ttl: 5, data: { priority: 0, weight: 1, port: req.lname.startsWith('fine.') ? 80 : 70_000, target: 'x.example.net' } }];
-      return { rcode: RCODE.NOERROR, aa: true, by: 'badrecords', answer, authority: [], additional: [] };
+      return records(RCODE.NOERROR, 'badrecords', true, answer);
     },
   }),
 };
@@ -34,8 +34,7 @@ const chaosTestPlugin: PluginDefinition = {
     classes: [QCLASS.CH],
     serve(req: Request, next: Handler) {
       if (req.qclass !== QCLASS.CH || req.type !== QTYPE.TXT || !req.lname.startsWith('version.')) return next(req);
-      return { rcode: RCODE.NOERROR, aa: true, by: 'chaostest', authority: [], additional: [],
-        answer: [{ name: req.name, type: 'TXT', class: 'CH', ttl: 0, data: 'clusterdns-test' }] };
+      return records(RCODE.NOERROR, 'chaostest', true, [{ name: req.name, type: 'TXT', class: 'CH', ttl: 0, data: 'clusterdns-test' }]);
     },
   }),
 };
@@ -85,6 +84,21 @@ sub.example.org {
     expect(opt.flag_do).to.equal(true);
     const plain = await udpQuery(srv.port, 'reuse.example.org', 'A', { id: 4 });
     expect(plain.additionals ?? []).to.have.length(0, 'no OPT for a query without EDNS');
+  });
+
+  it('inject() answers in process exactly as the UDP listener does, TCP without truncation, and names a missing listener', async () => {
+    const q = queryBytes('Big.Example.org', 'A', { id: 77 });
+    const viaSocket = await udpRaw(srv.port, q, 2000);
+    const injected = await srv.server.inject(q);
+    expect(injected).to.deep.equal(viaSocket);
+    const overTcp = await srv.server.inject(q, { proto: 'tcp', port: srv.port, remoteAddress: '192.0.2.50', remotePort: 4000 });
+    if (overTcp === null) throw new Error('no answer over TCP');
+    const p = dnsPacket.decode(overTcp);
+    expect(p.flag_tc).to.equal(false);
+    expect(p.answers).to.have.length(100);
+    expect(srv.server.inject(Buffer.from([1, 2, 3]))).to.equal(null, 'a runt is dropped, as on the socket');
+    const busy = srv.port === 1 ? 2 : 1;
+    expect(() => srv.server.inject(q, { port: busy })).to.throw(`no listener on port ${busy}`);
   });
 
   it('answers over TCP', async () => {
@@ -304,6 +318,23 @@ sub.example.org {
     expect(logs.some((l) => l.startsWith('[ERROR] plugin/errors: 2 ') && l.includes('test plugin failure') && l.includes('throw.example.org.'))).to.equal(true);
     const b = await udpQuery(srv.port, 'ok.example.org', 'A');
     expect(rcodeOf(b)).to.equal('NOERROR');
+  });
+
+  it('an answer that resolves after stop() closed the UDP socket is dropped, not thrown (the process lives on)', async () => {
+    const s2 = await startCorefile('example.net {\n answer\n}\n', { plugins });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => { unhandled.push(e); };
+    process.prependListener('unhandledRejection', onUnhandled);
+    try {
+      const asked = udpRaw(s2.port, queryBytes('slow.example.net', 'A'), 300);
+      await new Promise((r) => setTimeout(r, 10));
+      await s2.server.stop(0); // no grace: the socket closes while the 50 ms answer is pending
+      expect(await asked).to.equal(null);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled.map(String)).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('gives SERVFAIL when the chain ends without an answer', async () => {

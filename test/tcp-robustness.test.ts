@@ -2,7 +2,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { RCODE } from '../src/dns/constants.js';
-import type { Reply, RR } from '../src/dns/reply.js';
+import { records, reusable, type Reply, type RR } from '../src/dns/reply.js';
 import { PLUGINS } from '../src/plugins/index.js';
 import { setLogSink } from '../src/log.js';
 import type { PluginDefinition } from '../src/server/plugin.js';
@@ -26,7 +26,7 @@ const bulkPlugin: PluginDefinition = {
   name: 'bulk',
   setup(d) {
     const n = Number(d.args[0] ?? '1');
-    const records = (name: string, count: number): RR[] =>
+    const aRecords = (name: string, count: number): RR[] =>
       Array.from({ length: count }, (_, i) => ({ name, type: 'A', ttl: 60, data: `192.0.2.${(i % 250) + 1}` }));
     const kept = new Map<string, Reply>();
     return {
@@ -34,11 +34,11 @@ const bulkPlugin: PluginDefinition = {
       serve(req) {
         const first = req.lname.split('.')[0];
         if (first !== 'kept' && first !== 'later') {
-          return { rcode: RCODE.NOERROR, aa: true, answer: records(req.lname, 1), authority: [], additional: [] };
+          return records(RCODE.NOERROR, 'bulk', true, aRecords(req.lname, 1));
         }
         let r = kept.get(req.lname);
         if (!r) {
-          r = { rcode: RCODE.NOERROR, aa: true, answer: records(req.lname, n), authority: [], additional: [], reusable: true };
+          r = reusable(RCODE.NOERROR, 'bulk', true, aRecords(req.lname, n));
           kept.set(req.lname, r);
         }
         if (first === 'kept') return r;

@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import { FLAG, QTYPE } from './constants.js';
 import { expandIPv6 } from './names.js';
 import type { Edns } from './query.js';
-import type { Reply, RR } from './reply.js';
+import { NO_RECORDS, type RecordsReply, type RR } from './reply.js';
 
 /** The bits of the query the answer must mirror. */
 export interface QueryEcho {
@@ -16,6 +16,17 @@ export interface QueryEcho {
   lname: string;
   edns: Edns | null;
 }
+
+/** What the encoder reads of a reply: rcode, AA and the three sections. */
+export type Sections = Pick<RecordsReply, 'rcode' | 'aa' | 'answer' | 'authority' | 'additional'>;
+
+/**
+ * Encodings of reusable replies, kept by the server per reply object and
+ * wire variant: never stored on the plugin's reply, so nothing has to be
+ * stripped when a reply is copied or cached. Weak: a reply a plugin drops
+ * takes its encodings with it.
+ */
+export type KeptEncodings = WeakMap<RecordsReply, Array<{ lname: string; wire: Buffer } | undefined>>;
 
 export interface EncodeLimits {
   /** Largest message we may send; UDP cuts at a whole record and sets TC. */
@@ -135,8 +146,8 @@ function tooLong(name: string): RangeError {
   return new RangeError(`name longer than 255 octets: "${name.length > 60 ? `${name.slice(0, 60)}...` : name}"`);
 }
 
-type AnyEncoder = { encode(rr: RR, buf: Buffer, offset: number): Buffer; encodingLength(rr: RR): number };
-const fallback = (dnsPacket as unknown as { answer: AnyEncoder }).answer;
+// Typed by ./dns-packet-answer.d.ts.
+const fallback = dnsPacket.answer;
 
 function writeRecord(w: Writer, rr: RR): void {
   const type = TYPE_CODE[rr.type];
@@ -242,7 +253,7 @@ export function writeOptAt(buf: Buffer, at: number, udpSize: number, edns: Edns,
  * dropped whole from the end; losing any answer or authority record sets
  * TC (RFC 2181 9: a short additional section does not).
  */
-export function encodeReply(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffer {
+export function encodeReply(q: QueryEcho, r: Sections, limits: EncodeLimits): Buffer {
   const w = new Writer(scratch);
   const rcode = r.rcode;
   let flags = FLAG.QR | (q.flags & (0x7800 | FLAG.RD | FLAG.CD)) | (rcode & 0xf);
@@ -257,35 +268,40 @@ export function encodeReply(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffe
     w.register(q.lname, 12);
     w.off = q.questionEnd;
   }
-  const sections = [r.answer, r.authority, r.additional];
-  const counts = [0, 0, 0];
   const reserve = q.edns ? OPT_SIZE : 0;
   const limit = Math.min(limits.maxSize, 65535) - reserve;
-  let truncated = false;
-  outer: for (let s = 0; s < 3; s++) {
-    for (const rr of sections[s]!) {
-      const before = w.off;
-      writeRecord(w, rr);
-      if (w.off > limit) {
-        w.off = before;
-        if (s < 2) truncated = true;
-        break outer;
-      }
-      counts[s]!++;
-    }
-  }
+  // Each section stops at the first record past the limit; a later section is then not started.
+  const an = writeSection(w, r.answer, limit);
+  const ns = an === r.answer.length ? writeSection(w, r.authority, limit) : 0;
+  const ar = an === r.answer.length && ns === r.authority.length ? writeSection(w, r.additional, limit) : 0;
+  const truncated = an < r.answer.length || ns < r.authority.length;
   if (q.edns) writeOpt(w, limits, q.edns, rcode);
   if (truncated) flags |= FLAG.TC;
   scratch.writeUInt16BE(flags, 2);
-  scratch.writeUInt16BE(counts[0]!, 6);
-  scratch.writeUInt16BE(counts[1]!, 8);
-  scratch.writeUInt16BE(counts[2]! + (q.edns ? 1 : 0), 10);
+  scratch.writeUInt16BE(an, 6);
+  scratch.writeUInt16BE(ns, 8);
+  scratch.writeUInt16BE(ar + (q.edns ? 1 : 0), 10);
   return Buffer.from(scratch.subarray(0, w.off));
+}
+
+/** Writes whole records while they fit under `limit`; returns how many were written. */
+function writeSection(w: Writer, rrs: readonly RR[], limit: number): number {
+  for (let i = 0; i < rrs.length; i++) {
+    const rr = rrs[i];
+    if (rr === undefined) return i;
+    const before = w.off;
+    writeRecord(w, rr);
+    if (w.off > limit) {
+      w.off = before;
+      return i;
+    }
+  }
+  return rrs.length;
 }
 
 /** A header-only error answer (FORMERR/NOTIMP/REFUSED...) echoing whatever of the query was readable. */
 export function encodeError(q: QueryEcho, rcode: number, limits: EncodeLimits): Buffer {
-  return encodeReply(q, { rcode, aa: false, answer: [], authority: [], additional: [] }, limits);
+  return encodeReply(q, { rcode, aa: false, answer: NO_RECORDS, authority: NO_RECORDS, additional: NO_RECORDS }, limits);
 }
 
 /** Which kept encoding fits a query: EDNS or not, DO or not, RA or not. */
@@ -300,9 +316,10 @@ export function wireVariant(edns: Edns | null, recursionAvailable: boolean): num
  * across names is re-encoded, never mixed up); truncated encodings are not
  * kept, since they depend on the client's buffer.
  */
-export function encodeReusable(q: QueryEcho, r: Reply, limits: EncodeLimits): Buffer {
+export function encodeReusable(q: QueryEcho, r: RecordsReply, limits: EncodeLimits, encodings: KeptEncodings): Buffer {
   const variant = wireVariant(q.edns, limits.recursionAvailable);
-  const kept = r.encoded?.[variant];
+  const all = encodings.get(r);
+  const kept = all === undefined ? undefined : all[variant];
   if (kept !== undefined && kept.lname === q.lname && kept.wire.length <= limits.maxSize) {
     const w = kept.wire;
     // TypedArray.set and a plain loop for the short question: Buffer#copy's
@@ -311,13 +328,24 @@ export function encodeReusable(q: QueryEcho, r: Reply, limits: EncodeLimits): Bu
     out.set(w);
     out[0] = q.id >> 8;
     out[1] = q.id & 0xff;
-    out[2] = (w[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
-    out[3] = (w[3]! & 0xef) | (q.flags & 0x10);
+    // Header bytes 2 and 3 exist: a kept encoding is a whole message (12 bytes at least).
+    out[2] = ((w[2] ?? 0) & 0xfe) | ((q.flags >> 8) & 0x01);
+    out[3] = ((w[3] ?? 0) & 0xef) | (q.flags & 0x10);
     const raw = q.raw;
-    for (let i = 12, end = q.questionEnd; i < end; i++) out[i] = raw[i]!;
+    for (let i = 12, end = q.questionEnd; i < end; i++) out[i] = raw[i] ?? 0;
     return out;
   }
   const out = encodeReply(q, r, limits);
-  if ((out[2]! & 0x02) === 0) (r.encoded ??= [])[variant] = { lname: q.lname, wire: out };
+  if (((out[2] ?? 0) & 0x02) === 0) {
+    if (all === undefined) encodings.set(r, variantSlots(variant, q.lname, out));
+    else all[variant] = { lname: q.lname, wire: out };
+  }
   return out;
+}
+
+/** The first kept encoding of a reply: its slot filled, the others empty. */
+function variantSlots(variant: number, lname: string, wire: Buffer): Array<{ lname: string; wire: Buffer } | undefined> {
+  const slots: Array<{ lname: string; wire: Buffer } | undefined> = [];
+  slots[variant] = { lname, wire };
+  return slots;
 }

@@ -1,7 +1,7 @@
 import dnsPacket from 'dns-packet';
 import { FLAG, RCODE } from './constants.js';
 import { encodeError, encodeReply, OPT_SIZE, writeOptAt, type EncodeLimits, type QueryEcho } from './encode.js';
-import type { Reply, RR } from './reply.js';
+import { records, type RecordsReply, type RelayReply, type RR } from './reply.js';
 
 /**
  * Sends an upstream's message on as it came (rcode, TTLs, flags, sections),
@@ -11,12 +11,13 @@ import type { Reply, RR } from './reply.js';
  * already this query's whole answer. Only when the message is too big for
  * the client's buffer is it decoded and re-encoded, cut at a record boundary.
  */
-export function relayWire(q: QueryEcho, r: Reply & { wire: Buffer }, limits: EncodeLimits): Buffer {
+export function relayWire(q: QueryEcho, r: RelayReply, limits: EncodeLimits): Buffer {
   const wire = r.wire;
-  if (r.addressed === true && wire.length <= limits.maxSize) return wire;
+  if (r.addressed && wire.length <= limits.maxSize) return wire;
   // An extended rcode (RFC 6891 6.1.3) can't be said to a client without EDNS.
   if (r.rcode > 0xf && q.edns === null) return encodeError(q, RCODE.SERVFAIL, limits);
-  const optLen = q.edns !== null && r.addressed !== true ? OPT_SIZE : 0;
+  const edns = r.addressed ? null : q.edns;
+  const optLen = edns !== null ? OPT_SIZE : 0;
   const sameQuestion = wire.length >= q.questionEnd && wire.readUInt16BE(4) === 1 &&
     wire.subarray(12, q.questionEnd).equals(q.raw.subarray(12, q.questionEnd));
   const questionMatchesIgnoringCase = sameQuestion ||
@@ -28,26 +29,24 @@ export function relayWire(q: QueryEcho, r: Reply & { wire: Buffer }, limits: Enc
     wire.copy(out);
     out.writeUInt16BE(q.id, 0);
     if (!sameQuestion) q.raw.copy(out, 12, 12, q.questionEnd);
-    if (optLen > 0) {
-      writeOptAt(out, len, limits.ednsSize, q.edns!, r.rcode);
+    if (edns !== null) {
+      writeOptAt(out, len, limits.ednsSize, edns, r.rcode);
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
     }
     return out;
   }
-  const s = sectionsOf(wire);
-  if (r.rcode > 0xf) s.rcode = r.rcode;
-  return encodeReply(q, s, limits);
+  return encodeReply(q, sectionsOf(wire, r.by, r.rcode > 0xf ? r.rcode : undefined), limits);
 }
 
-/** A message's sections as a Reply (OPT left out: the encoder writes our own). */
-export function sectionsOf(wire: Buffer): Reply {
+/**
+ * A message's sections as a reply by `by` (OPT left out: the encoder writes
+ * our own), with `rcode` when given (an extended rcode the header can't hold).
+ */
+export function sectionsOf(wire: Buffer, by: string, rcode?: number): RecordsReply {
   const p = dnsPacket.decode(wire);
   const flags = p.flags ?? 0;
-  return {
-    rcode: flags & 0xf,
-    aa: (flags & FLAG.AA) !== 0,
-    answer: (p.answers ?? []) as RR[],
-    authority: (p.authorities ?? []) as RR[],
-    additional: ((p.additionals ?? []) as RR[]).filter((rr) => rr.type !== 'OPT'),
-  };
+  return records(
+    rcode ?? flags & 0xf, by, (flags & FLAG.AA) !== 0,
+    (p.answers ?? []) as RR[], (p.authorities ?? []) as RR[], ((p.additionals ?? []) as RR[]).filter((rr) => rr.type !== 'OPT'),
+  );
 }

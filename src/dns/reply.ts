@@ -4,44 +4,82 @@ import type { Answer } from 'dns-packet';
 export type RR = Answer;
 
 /**
- * What a plugin hands back. Either sections to encode, or (forward, cache)
- * the upstream's whole message in `wire`, relayed with our ID and the
- * client's question spelling patched in.
+ * Only the constructors below make replies: the brand is not exported, so an
+ * object literal does not type-check as a Reply, and every reply of a kind
+ * has one shape (the server's path stays monomorphic).
  */
-export interface Reply {
-  rcode: number;
+declare const BUILT: unique symbol;
+
+interface ReplyCommon {
+  readonly [BUILT]: true;
+  readonly rcode: number;
   /** Authoritative Answer bit: set for names we are the source of (the cluster zone). */
-  aa: boolean;
-  answer: RR[];
-  authority: RR[];
-  additional: RR[];
-  /**
-   * A whole DNS message to relay. Never with an OPT record (OPT is hop-by-hop:
-   * the server writes ours), unless `addressed`. With `wire`, `rcode` is the
-   * full rcode, extended bits included.
-   */
-  wire?: Buffer;
-  /** Name of the plugin that produced the reply (metrics label, log). */
-  by?: string;
-  /** `wire` already is this query's whole answer (ID, flags, question spelling, our OPT): send it as is when it fits. */
-  addressed?: boolean;
+  readonly aa: boolean;
+  /** Name of the plugin that produced the reply (metrics label, log); "" for the end of a chain. */
+  readonly by: string;
   /** Why the reply is a failure, for the `errors` plugin. */
-  error?: Error;
-  /**
-   * The plugin hands this same object out again for the same question
-   * (a memoized answer): the server may keep its encoding on it and answer
-   * later queries by patching ID, flags and question case into a copy.
-   */
-  reusable?: boolean;
-  /** Encodings kept by the server for reusable replies, by wire variant. */
-  encoded?: Array<{ lname: string; wire: Buffer } | undefined>;
+  readonly error: Error | undefined;
 }
+
+/** Sections for the server to encode. */
+export interface RecordsReply extends ReplyCommon {
+  readonly kind: 'records';
+  readonly answer: RR[];
+  readonly authority: RR[];
+  readonly additional: RR[];
+  /**
+   * The plugin hands this same object out again for the same question (a
+   * memoized answer): the server may keep its encoding, keyed by this
+   * object, and answer later queries by patching a copy.
+   */
+  readonly reusable: boolean;
+}
+
+/**
+ * An upstream's whole message, relayed with our ID and the client's
+ * question spelling patched in. `wire` never carries an OPT record (OPT is
+ * hop-by-hop: the server writes ours) unless `addressed`; `rcode` is the
+ * full rcode, extended bits included.
+ */
+export interface RelayReply extends ReplyCommon {
+  readonly kind: 'relay';
+  readonly wire: Buffer;
+  /** `wire` already is this query's whole answer (ID, flags, question spelling, our OPT): sent as is when it fits. */
+  readonly addressed: boolean;
+}
+
+/** What a plugin hands back. Build it with records(), reusable(), failure(), relay() or addressed(). */
+export type Reply = RecordsReply | RelayReply;
 
 /** Empty sections shared by replies that carry none (never pushed to: replies are shared). */
 export const NO_RECORDS: RR[] = [];
 
-export function reply(rcode: number, by: string, aa = false, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
-  return { rcode, aa, answer, authority, additional, by };
+/** Sections to encode. */
+export function records(
+  rcode: number, by: string, aa: boolean,
+  answer: RR[] = NO_RECORDS, authority: RR[] = NO_RECORDS, additional: RR[] = NO_RECORDS, error?: Error,
+): RecordsReply {
+  return { kind: 'records', rcode, aa, by, error, answer, authority, additional, reusable: false } as RecordsReply;
+}
+
+/** A memoized answer the plugin hands out again for the same question: the server keeps its encoding. */
+export function reusable(rcode: number, by: string, aa: boolean, answer: RR[] = NO_RECORDS, authority: RR[] = NO_RECORDS, additional: RR[] = NO_RECORDS): RecordsReply {
+  return { kind: 'records', rcode, aa, by, error: undefined, answer, authority, additional, reusable: true } as RecordsReply;
+}
+
+/** No records, not authoritative: a refusal or a failure, with its cause for the `errors` plugin when there is one. */
+export function failure(rcode: number, by: string, error?: Error): RecordsReply {
+  return records(rcode, by, false, NO_RECORDS, NO_RECORDS, NO_RECORDS, error);
+}
+
+/** An upstream's message (without OPT) to relay to the client. */
+export function relay(rcode: number, by: string, aa: boolean, wire: Buffer): RelayReply {
+  return { kind: 'relay', rcode, aa, by, error: undefined, wire, addressed: false } as RelayReply;
+}
+
+/** A message already made for this very query (ID, flags, question spelling, our OPT): sent as is when it fits. */
+export function addressed(rcode: number, by: string, aa: boolean, wire: Buffer): RelayReply {
+  return { kind: 'relay', rcode, aa, by, error: undefined, wire, addressed: true } as RelayReply;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
 import { configError, CorefileError } from '../corefile/errors.js';
 import { parseServerKey, type ServerKey } from '../corefile/keys.js';
 import { RCODE } from '../dns/constants.js';
-import type { Reply } from '../dns/reply.js';
+import { failure } from '../dns/reply.js';
 import type { Handler, Plugin, PluginDefinition, Request, SetupContext } from './plugin.js';
 
 /** Every CoreDNS directive: one we lack is "not supported", anything else "unknown". */
@@ -50,13 +50,11 @@ export interface BuildOptions {
   problems?: CorefileError[];
 }
 
-const servfail = (): Reply => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [] });
-
-/** The end of every chain: nobody answered, so SERVFAIL (as CoreDNS). */
-const endOfChain: Handler = servfail;
+/** The end of every chain: nobody answered, so SERVFAIL (as CoreDNS; no plugin label). */
+const endOfChain: Handler = () => failure(RCODE.SERVFAIL, '');
 
 /** The end of a chain for a class other than IN: what its plugins leave is REFUSED. */
-const refuseClass: Handler = () => ({ rcode: RCODE.REFUSED, aa: false, answer: [], authority: [], additional: [], by: 'server' });
+const refuseClass: Handler = () => failure(RCODE.REFUSED, 'server');
 
 /**
  * Turns the parsed Corefile into blocks. Each plugin validates its own
@@ -111,7 +109,8 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
         throw configError(d, `${d.name} appears more than once in this server block; it is allowed once`);
       }
       seen.add(d.name);
-      if (d.name === 'bind') bind.push(...bindAddresses(d));
+      // `bind` takes addresses (v4/v6); interface names would need OS lookups we don't do.
+      if (d.name === 'bind') bind.push(...d.args);
       const plugin = entry.def.setup(d, ctx);
       if (plugin) built.push({ plugin, rank: entry.rank, seq });
     });
@@ -139,8 +138,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
 /** Compose once at load time: a query runs through prebuilt closures, none made per query. */
 function compose(plugins: readonly Plugin[], end: Handler): Handler {
   let handler = end;
-  for (let i = plugins.length - 1; i >= 0; i--) {
-    const p = plugins[i]!;
+  for (const p of [...plugins].reverse()) {
     if (!p.serve) continue;
     const next = handler;
     const serve = p.serve.bind(p);
@@ -151,8 +149,8 @@ function compose(plugins: readonly Plugin[], end: Handler): Handler {
 
 function refuseUnknown(directives: Directive[], byName: Map<string, unknown>): void {
   const unsupported = directives.filter((d) => !byName.has(d.name));
-  if (unsupported.length === 0) return;
-  const first = unsupported[0]!;
+  const first = unsupported[0];
+  if (first === undefined) return;
   const names = [...new Set(unsupported.map((d) => d.name))];
   const known = names.filter((n) => COREDNS_DIRECTIVES.has(n));
   const unknown = names.filter((n) => !COREDNS_DIRECTIVES.has(n));
@@ -160,9 +158,4 @@ function refuseUnknown(directives: Directive[], byName: Map<string, unknown>): v
   if (unknown.length > 0) reasons.push(`unknown directive${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
   if (known.length > 0) reasons.push(`CoreDNS plugin${known.length > 1 ? 's' : ''} ${known.join(', ')} ${known.length > 1 ? 'are' : 'is'} not supported by clusterdns`);
   throw configError(first, `${reasons.join('; ')}; supported: ${[...byName.keys()].join(', ')}`);
-}
-
-/** `bind` takes addresses (v4/v6); interface names would need OS lookups we don't do. */
-function bindAddresses(d: Directive): string[] {
-  return d.args;
 }

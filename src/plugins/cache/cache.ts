@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { FLAG, QTYPE, RCODE, UDP_EDNS_CAP } from '../../dns/constants.js';
 import { OPT_SIZE, writeOptAt } from '../../dns/encode.js';
-import { NO_RECORDS, type Reply, type RR } from '../../dns/reply.js';
+import { addressed, records, relay, type RecordsReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import type { CacheOptions } from './setup.js';
@@ -212,13 +212,13 @@ export class CachePlugin implements Plugin {
       if (e.ad && ((edns !== null && edns.do) || (qf & FLAG.AD) !== 0)) flags |= FLAG.AD;
       out.writeUInt16BE(flags, 2);
       const at = e.ttlAt;
-      for (let i = 0; i < at.length; i++) out.writeUInt32BE(ttl, at[i]!);
+      for (const ttlAt of at) out.writeUInt32BE(ttl, ttlAt);
       const own = e.ownerAt;
       const qEnd = req.questionEnd - 4;
       if (qEnd > 12 && req.raw.length >= qEnd) {
         // The client's spelling, in the question and wherever a record spells the name out.
         req.raw.copy(out, 12, 12, qEnd);
-        for (let i = 0; i < own.length; i++) req.raw.copy(out, own[i]!, 12, qEnd);
+        for (const ownerAt of own) req.raw.copy(out, ownerAt, 12, qEnd);
       }
       if (edns) {
         // Our own OPT (the upstream's may carry cookies or NSID meant for someone else).
@@ -226,12 +226,9 @@ export class CachePlugin implements Plugin {
         out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
       }
       // A fresh copy made for this query: the server sends it without copying again.
-      return { rcode: e.rcode, aa: true, answer: NO_RECORDS, authority: NO_RECORDS, additional: NO_RECORDS, wire: out, addressed: true, by: 'cache' };
+      return addressed(e.rcode, 'cache', true, out);
     }
-    return {
-      rcode: e.rcode, aa: true, by: 'cache',
-      answer: withTtl(e.answer, ttl), authority: withTtl(e.authority, ttl), additional: withTtl(e.additional, ttl),
-    };
+    return records(e.rcode, 'cache', true, withTtl(e.answer, ttl), withTtl(e.authority, ttl), withTtl(e.additional, ttl));
   }
 
   /**
@@ -241,10 +238,11 @@ export class CachePlugin implements Plugin {
    */
   private store(req: Request, key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
     if (r.error !== undefined) return r;
-    return r.wire !== undefined ? this.storeWire(req, key, r, r.wire, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
+    return r.kind === 'relay' ? this.storeWire(req, key, r, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
   }
 
-  private storeWire(req: Request, key: string, r: Reply, wire: Buffer, okS: boolean, okD: boolean, prev: Entry | null): Reply {
+  private storeWire(req: Request, key: string, r: RelayReply, okS: boolean, okD: boolean, prev: Entry | null): RelayReply {
+    const wire = r.wire;
     const v = walkMessage(wire);
     if (v === null || (v.flags & FLAG.TC) !== 0) return r;
     if (v.qdcount !== 1 || v.qtype !== req.type || v.qclass !== req.qclass || readNameKey(wire, 12) !== req.lname) {
@@ -272,7 +270,8 @@ export class CachePlugin implements Plugin {
       ttlAt.push(rec.ttlAt);
       if (rec.nameAt > 12 && sameName(wire, rec.nameAt, v.questionEnd - 4)) ownerAt.push(rec.nameAt);
     }
-    const end = v.opt >= 0 ? v.records[v.opt]!.nameAt : sent.length;
+    const opt = v.opt >= 0 ? v.records[v.opt] : undefined;
+    const end = opt !== undefined ? opt.nameAt : sent.length;
     const body = Buffer.allocUnsafe(end);
     sent.copy(body, 0, 0, end);
     body.writeUInt16BE(0, 0);
@@ -283,10 +282,10 @@ export class CachePlugin implements Plugin {
       answer: [], authority: [], additional: [], hits: 0, last: -Infinity,
       size: end + ttlAt.length * 8 + ENTRY_OVERHEAD,
     }, prev);
-    return { ...plain(r), wire: sent };
+    return r.addressed ? addressed(r.rcode, r.by, r.aa, sent) : relay(r.rcode, r.by, r.aa, sent);
   }
 
-  private storeSections(key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
+  private storeSections(key: string, r: RecordsReply, okS: boolean, okD: boolean, prev: Entry | null): RecordsReply {
     // A failure a plugin reports (hosts without a name, kubernetes before its sync,
     // the end of the chain) is not cached: in CoreDNS such rcodes are returned, not
     // written, and never reach the cache. Only an upstream's SERVFAIL message is.
@@ -308,7 +307,7 @@ export class CachePlugin implements Plugin {
       wire: null, ttlAt: [], ownerAt: [], ad: false, aa: r.aa, answer, authority, additional: extra,
       hits: 0, last: -Infinity, size,
     }, prev);
-    return { ...plain(r), answer, authority, additional: extra };
+    return records(r.rcode, r.by, r.aa, answer, authority, extra);
   }
 
   /** CoreDNS's computeTTL: the message's TTL clamped to [MINTTL, TTL]; SERVFAIL gets the servfail duration. */
@@ -341,13 +340,6 @@ export function cacheKey(req: Request): string {
   return `${req.type}:${req.qclass}:${d}${c}:${req.lname}`;
 }
 
-/** A copy-ready reply: without the server's memo of another reply's encoding (Reply.reusable). */
-function plain(r: Reply): Reply {
-  if (r.reusable === undefined && r.encoded === undefined) return r;
-  const { reusable: _r, encoded: _e, ...rest } = r;
-  return rest;
-}
-
 /** A refresh result that may replace an entry (RFC 8767 4: NOERROR or NXDOMAIN). */
 function usable(r: Reply): boolean {
   return r.error === undefined && (r.rcode === RCODE.NOERROR || r.rcode === RCODE.NXDOMAIN);
@@ -367,8 +359,9 @@ function sameName(buf: Buffer, at: number, qEnd: number): boolean {
   const n = qEnd - 12;
   if (n <= 1 || at + n > buf.length) return false;
   for (let i = 0; i < n; i++) {
-    let x = buf[at + i]!;
-    let y = buf[12 + i]!;
+    // In bounds: at + n <= buf.length was checked above, and 12 + n <= qEnd.
+    let x = buf[at + i] ?? 0;
+    let y = buf[12 + i] ?? 0;
     if (x >= 0x41 && x <= 0x5a) x |= 0x20;
     if (y >= 0x41 && y <= 0x5a) y |= 0x20;
     if (x !== y) return false;
@@ -422,9 +415,7 @@ function minimalTtlSections(answer: RR[], authority: RR[], additional: RR[], soa
 
 function withTtl(list: RR[], ttl: number): RR[] {
   if (list.length === 0) return [];
-  const out = new Array<RR>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = { ...list[i]!, ttl } as RR;
-  return out;
+  return list.map((rr) => ({ ...rr, ttl }) as RR);
 }
 
 function rrDataSize(rr: RR): number {

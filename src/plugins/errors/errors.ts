@@ -23,7 +23,7 @@ export class ErrorsPlugin implements Plugin {
   observe(req: Request, reply: Reply): void {
     const err = reply.error;
     if (!err) return;
-    const text = `${reply.by ?? 'server'}: ${err.message}`;
+    const text = `${reply.by || 'server'}: ${err.message}`;
     const i = this.opts.consolidate.findIndex((c) => c.pattern.test(text));
     if (i >= 0) { this.consolidate(i, text); return; }
     if (err instanceof RepeatedError && this.repeated(err.key)) return;
@@ -52,7 +52,8 @@ export class ErrorsPlugin implements Plugin {
   }
 
   private consolidate(i: number, text: string): void {
-    const c = this.opts.consolidate[i]!;
+    const c = this.opts.consolidate[i];
+    if (c === undefined) return;
     let b = this.buckets.get(i);
     if (!b) {
       b = { count: 0, first: text, timer: null };

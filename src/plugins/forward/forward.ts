@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { FLAG, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
-import { RepeatedError, type Reply } from '../../dns/reply.js';
+import { failure, relay, RepeatedError, type Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { markQuery } from './hops.js';
 import { InflightLimit, sharedDefaultLimit } from './limit.js';
@@ -10,18 +10,17 @@ import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
 import type { CheckedReply } from '../../dns/wire.js';
 import { CancelledError, type QueryExchange, Upstream } from './upstream.js';
-import { buildQuery } from './wire.js';
 
-/** UDP size we advertise on queries we build ourselves (no client OPT to forward). */
+/** The EDNS buffer size we announce on an OPT we add to carry the loop marker (RFC 9715's safe size). */
 const OWN_EDNS_SIZE = 1232;
 
 function empty(rcode: number, error?: Error): Reply {
-  return { rcode, aa: false, answer: [], authority: [], additional: [], by: 'forward', error };
+  return failure(rcode, 'forward', error);
 }
 
-function relay(c: CheckedReply): Reply {
+function relayed(c: CheckedReply): Reply {
   const wire = c.wire;
-  return { rcode: c.rcode, aa: (wire.readUInt16BE(2) & FLAG.AA) !== 0, answer: [], authority: [], additional: [], wire, by: 'forward' };
+  return relay(c.rcode, 'forward', (wire.readUInt16BE(2) & FLAG.AA) !== 0, wire);
 }
 
 /** One `forward FROM TO...` line: its upstreams, policy and limits. */
@@ -62,8 +61,10 @@ export class ForwardRoute {
         order = [...all];
         for (let i = n - 1; i > 0; i--) {
           const j = Math.floor(Math.random() * (i + 1));
-          const t = order[i]!;
-          order[i] = order[j]!;
+          const t = order[i];
+          const u = order[j];
+          if (t === undefined || u === undefined) continue;
+          order[i] = u;
           order[j] = t;
         }
       }
@@ -72,7 +73,8 @@ export class ForwardRoute {
     if (up.length > 0) return up;
     this.metrics.healthcheckBroken++;
     if (this.opts.failfastAllUnhealthy) return [];
-    return [all[Math.floor(Math.random() * n)]!];
+    const any = all[Math.floor(Math.random() * n)];
+    return any === undefined ? [] : [any];
   }
 
   /**
@@ -96,18 +98,12 @@ export class ForwardRoute {
       return empty(RCODE.REFUSED, new RepeatedError(`concurrent queries exceeded maximum ${what}`, `forward: max_concurrent ${what}`));
     }
 
-    let query: Buffer;
-    let qend: number;
-    if (req.raw.length > 0 && req.questionEnd > 12) {
-      query = req.raw;
-      qend = req.questionEnd;
-    } else {
-      // A query the server makes itself (CNAME chasing): build one.
-      query = buildQuery(req.name, req.type, req.qclass, { ednsSize: OWN_EDNS_SIZE });
-      qend = query.length - 11;
-    }
+    // Every Request carries real query bytes, the server's own (CNAME chasing) included.
+    const query = req.raw;
+    const qend = req.questionEnd;
     const proto: 'udp' | 'tcp' = o.forceTcp ? 'tcp' : req.proto === 'tcp' && !o.preferUdp ? 'tcp' : 'udp';
-    const plan = cands.length === 1 ? [cands[0]!, cands[0]!] : cands.slice(0, 3);
+    const only = cands.length === 1 ? cands[0] : undefined;
+    const plan = only !== undefined ? [only, only] : cands.slice(0, 3);
     const budget = o.readTimeoutMs;
     const step = budget / plan.length;
     const start = performance.now();
@@ -141,7 +137,8 @@ export class ForwardRoute {
         if (done || launched >= plan.length) return;
         if (stepTimer) clearTimeout(stepTimer);
         stepTimer = null;
-        const u = plan[launched++]!;
+        const u = plan[launched++];
+        if (u === undefined) return;
         const left = start + budget - performance.now();
         if (left <= 0) return;
         const marked = markQuery(query, qend, Buffer.concat([tags, u.tag]), OWN_EDNS_SIZE);
@@ -162,7 +159,7 @@ export class ForwardRoute {
               launch();
               return;
             }
-            finish(relay(reply));
+            finish(relayed(reply));
           },
           (err: unknown) => {
             if (done || err instanceof CancelledError) return;
@@ -170,13 +167,13 @@ export class ForwardRoute {
             u.failure();
             lastError = err instanceof Error ? err : new Error(String(err));
             if (launched < plan.length) launch();
-            else if (running.length === 0) finish(fallback ? relay(fallback) : this.noAnswer(req, lastError));
+            else if (running.length === 0) finish(fallback ? relayed(fallback) : this.noAnswer(req, lastError));
           },
         );
         if (launched < plan.length) stepTimer = setTimeout(launch, step);
       };
 
-      const deadline = setTimeout(() => finish(fallback ? relay(fallback) : this.noAnswer(req, lastError), true), budget);
+      const deadline = setTimeout(() => finish(fallback ? relayed(fallback) : this.noAnswer(req, lastError), true), budget);
       launch();
     });
   }
@@ -221,7 +218,7 @@ export class ForwardPlugin implements Plugin {
     let route: ForwardRoute | undefined;
     for (let i = 0; i < routes.length; i++) {
       route = routes[i];
-      if (route?.matches(req.lname)) { first = i; break; }
+      if (route?.matches(req.lname) === true) { first = i; break; }
     }
     const firstUp = route?.upstreams[0];
     if (first < 0 || !firstUp) return next(req);
@@ -237,11 +234,12 @@ export class ForwardPlugin implements Plugin {
   }
 
   private async through(req: Request, i: number, tags: Buffer): Promise<Reply> {
-    const route = this.routes[i]!;
+    const route = this.routes[i];
+    if (route === undefined) return failure(RCODE.SERVFAIL, 'forward', new Error(`no forward route ${i}`));
     const r = await route.forward(req, tags);
-    if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.wire) {
+    if (route.opts.next.size > 0 && route.opts.next.has(r.rcode) && r.kind === 'relay') {
       for (let j = i + 1; j < this.routes.length; j++) {
-        if (this.routes[j]!.matches(req.lname)) return this.through(req, j, tags);
+        if (this.routes[j]?.matches(req.lname) === true) return this.through(req, j, tags);
       }
     }
     return r;

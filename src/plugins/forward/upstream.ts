@@ -10,7 +10,8 @@ import { log } from '../../log.js';
 import { TcpFramer } from '../../server/tcp.js';
 import { newTag } from './hops.js';
 import type { ForwardMetrics, UpstreamCounters } from './metrics.js';
-import { buildQuery, checkReply, type Mismatch, questionEnd, randomId, truncated, withId } from './wire.js';
+import { buildQuery } from '../../dns/build-query.js';
+import { checkReply, type Mismatch, questionEnd, randomId, truncated, withId } from './wire.js';
 
 export interface UpstreamAddress {
   host: string;

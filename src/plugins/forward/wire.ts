@@ -2,7 +2,7 @@
 // send, and the checks a reply must pass before we believe it.
 
 import { randomFillSync } from 'node:crypto';
-import { FLAG, QTYPE } from '../../dns/constants.js';
+import { FLAG } from '../../dns/constants.js';
 
 // IDs come from the OS CSPRNG, fetched in batches (one syscall per 2048 IDs).
 const idPool = Buffer.alloc(4096);
@@ -36,8 +36,9 @@ export function checkReply(reply: Buffer, id: number, question: Buffer): Mismatc
   if (reply.readUInt16BE(4) !== 1) return 'question';
   const nameLen = qlen - 4;
   for (let i = 0; i < nameLen; i++) {
-    let a = reply[12 + i]!;
-    let b = question[i]!;
+    // In bounds: reply.length >= 12 + qlen was checked above.
+    let a = reply[12 + i] ?? 0;
+    let b = question[i] ?? 0;
     if (a === b) continue;
     // Fold ASCII letters only; label length bytes are <= 63 and never letters.
     if (a >= 0x41 && a <= 0x5a) a |= 0x20;
@@ -60,69 +61,12 @@ export function questionEnd(msg: Buffer): number {
   let off = 12;
   for (let hops = 0; hops < 128; hops++) {
     if (off >= msg.length) return -1;
-    const l = msg[off]!;
+    const l = msg[off] ?? 0;
     if (l === 0) return off + 1 + 4 <= msg.length ? off + 5 : -1;
     if (l > 63) return -1;
     off += 1 + l;
   }
   return -1;
-}
-
-/** Name text (\DDD and \X escapes allowed, as query.ts prints them) -> wire labels. */
-export function encodeName(name: string): Buffer {
-  const out: number[] = [];
-  const n = name.endsWith('.') && !name.endsWith('\\.') ? name.slice(0, -1) : name;
-  if (n !== '') {
-    let label: number[] = [];
-    const flush = (): void => {
-      if (label.length === 0 || label.length > 63) throw new RangeError(`bad label in name "${name}"`);
-      out.push(label.length, ...label);
-      label = [];
-    };
-    for (let i = 0; i < n.length; i++) {
-      const c = n.charCodeAt(i);
-      if (c === 0x5c) {
-        const d = n.slice(i + 1, i + 4);
-        if (/^\d{3}$/.test(d)) { label.push(Number(d) & 0xff); i += 3; } else { label.push(n.charCodeAt(i + 1) & 0xff); i += 1; }
-      } else if (c === 0x2e) {
-        flush();
-      } else {
-        label.push(c & 0xff);
-      }
-    }
-    flush();
-  }
-  out.push(0);
-  if (out.length > 255) throw new RangeError(`name too long: "${name}"`);
-  return Buffer.from(out);
-}
-
-/**
- * A recursive query for (name, type, class) with an EDNS0 OPT record
- * (UDP size `ednsSize`): for queries the server makes itself (CNAME
- * chasing, health checks), which have no client bytes to forward.
- */
-export function buildQuery(name: string, type: number, qclass = 1, opts: { rd?: boolean; ednsSize?: number } = {}): Buffer {
-  const qname = encodeName(name);
-  const hasOpt = opts.ednsSize !== undefined && opts.ednsSize > 0;
-  const buf = Buffer.alloc(12 + qname.length + 4 + (hasOpt ? 11 : 0));
-  buf.writeUInt16BE(0, 0);
-  buf.writeUInt16BE(opts.rd === false ? 0 : FLAG.RD, 2);
-  buf.writeUInt16BE(1, 4);
-  buf.writeUInt16BE(hasOpt ? 1 : 0, 10);
-  qname.copy(buf, 12);
-  let off = 12 + qname.length;
-  buf.writeUInt16BE(type, off);
-  buf.writeUInt16BE(qclass, off + 2);
-  off += 4;
-  if (hasOpt) {
-    buf[off] = 0;
-    buf.writeUInt16BE(QTYPE.OPT, off + 1);
-    buf.writeUInt16BE(opts.ednsSize!, off + 3);
-    buf.writeUInt32BE(0, off + 5);
-    buf.writeUInt16BE(0, off + 9);
-  }
-  return buf;
 }
 
 /** Is the TC bit set? */
@@ -132,5 +76,5 @@ export function truncated(reply: Buffer): boolean {
 
 /** Header rcode (low 4 bits; extended rcodes in OPT are not read). */
 export function rcodeOfWire(reply: Buffer): number {
-  return reply.length >= 4 ? reply[3]! & 0xf : 2;
+  return reply.length >= 4 ? (reply[3] ?? 2) & 0xf : 2;
 }

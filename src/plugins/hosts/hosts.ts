@@ -2,7 +2,7 @@ import { readFileSync, type Stats, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { canonicalIP, isValidName, nameKey, reverseName } from '../../dns/names.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { failure, records, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { inZones } from '../../corefile/zones.js';
@@ -43,8 +43,9 @@ export function parseHostsText(text: string): HostLine[] {
     const hash = line.indexOf('#');
     if (hash >= 0) line = line.slice(0, hash);
     const f = line.split(/\s+/).filter((x) => x !== '');
-    if (f.length < 2) continue;
-    const ip = parseHostIP(f[0]!);
+    const [first, ...rest] = f;
+    if (first === undefined || rest.length === 0) continue;
+    const ip = parseHostIP(first);
     if (ip === null) continue;
     const names = f.slice(1).map(nameKey).filter((n) => n !== '' && isValidName(n));
     if (names.length > 0) out.push({ ...ip, names });
@@ -117,12 +118,12 @@ export class HostsPlugin implements Plugin {
       if (!exists) {
         if (this.fallsThrough(lname)) return next(req);
         // CoreDNS: "we want to send NXDOMAIN, but we have no SOA", so SERVFAIL.
-        return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'hosts' };
+        return failure(RCODE.SERVFAIL, 'hosts');
       }
       if (this.opts.fallthroughUnsupported && type !== QTYPE.A && type !== QTYPE.AAAA && this.fallsThrough(lname)) return next(req);
       answer = []; // NODATA: the name exists, not with this type
     }
-    return { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional: [], by: 'hosts' };
+    return records(RCODE.NOERROR, 'hosts', true, answer);
   }
 
   private fallsThrough(lname: string): boolean {

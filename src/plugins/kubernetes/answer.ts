@@ -18,7 +18,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { QTYPE, RCODE } from '../../dns/constants.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { records, reusable, type RecordsReply, type RR } from '../../dns/reply.js';
 import { parseName, podIP, type Asked } from './names.js';
 import type { PortRecord } from './objects.js';
 import type { EndpointEntry, Service, Store } from './store.js';
@@ -36,7 +36,7 @@ export interface AnswerConfig {
 }
 
 export interface Computed {
-  reply: Reply;
+  reply: RecordsReply;
   /** ExternalName A/AAAA: the CNAME target still to resolve; null otherwise. */
   chase: string | null;
 }
@@ -48,7 +48,7 @@ const VERSION_TTL = 28800;
 const join = (label: string, zone: string): string => (zone === '' ? label : `${label}.${zone}`);
 const isV6 = (ip: string): boolean => ip.includes(':');
 
-interface ZoneReplies { soa: RR; nxdomain: Reply; nodata: Reply; servfail: Reply }
+interface ZoneReplies { soa: RR; nxdomain: RecordsReply; nodata: RecordsReply; servfail: RecordsReply }
 
 export class Answerer {
   /** Keyed "<qtype>/<lname>": the type has no "/", so the key is unambiguous. */
@@ -72,7 +72,10 @@ export class Answerer {
     c = this.compute(lname, qtype, zone);
     // A finished answer gets its own Reply (sections still shared), so the
     // server can keep its wire encoding for this one question.
-    if (c.chase === null) c = { reply: { ...c.reply, reusable: true }, chase: null };
+    if (c.chase === null) {
+      const r = c.reply;
+      c = { reply: reusable(r.rcode, r.by, r.aa, r.answer, r.authority, r.additional), chase: null };
+    }
     this.memo.set(key, c);
     return c;
   }
@@ -91,9 +94,9 @@ export class Answerer {
     const authority = [soa];
     z = {
       soa,
-      nxdomain: { rcode: RCODE.NXDOMAIN, aa: true, answer: [], authority, additional: [], by: 'kubernetes' },
-      nodata: { rcode: RCODE.NOERROR, aa: true, answer: [], authority, additional: [], by: 'kubernetes' },
-      servfail: { rcode: RCODE.SERVFAIL, aa: true, answer: [], authority, additional: [], by: 'kubernetes' },
+      nxdomain: records(RCODE.NXDOMAIN, 'kubernetes', true, [], authority),
+      nodata: records(RCODE.NOERROR, 'kubernetes', true, [], authority),
+      servfail: records(RCODE.SERVFAIL, 'kubernetes', true, [], authority),
     };
     this.zoneReplies.set(zone, z);
     return z;
@@ -168,7 +171,7 @@ export class Answerer {
   }
 
   private positive(answer: RR[], additional: RR[] = []): Computed {
-    return { reply: { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional, by: 'kubernetes' }, chase: null };
+    return { reply: records(RCODE.NOERROR, 'kubernetes', true, answer, [], additional), chase: null };
   }
 
   private addressRecords(owner: string, ips: readonly string[], qtype: number): RR[] {

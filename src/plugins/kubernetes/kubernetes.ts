@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { RCODE } from '../../dns/constants.js';
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { records, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
 import { Answerer, type Computed } from './answer.js';
@@ -192,7 +192,7 @@ export class KubernetesPlugin implements Plugin {
       if (!this.serving.synced) return this.answers.zone(zone).servfail;
       return r;
     }
-    if (c.chase !== null) return this.chase(c, lname, req.type);
+    if (c.chase !== null) return this.chase(c, c.chase, lname, req.type);
     return r;
   }
 
@@ -214,10 +214,10 @@ export class KubernetesPlugin implements Plugin {
    * others go through the server (forward). A failed chase answers the
    * CNAME alone; the client's resolver can still follow it.
    */
-  private chase(first: Computed, lname: string, qtype: number): Reply | Promise<Reply> {
+  private chase(first: Computed, firstTarget: string, lname: string, qtype: number): Reply | Promise<Reply> {
     const answer: RR[] = [...first.reply.answer];
     const seen = new Set([lname]);
-    let target = first.chase!;
+    let target = firstTarget;
     for (let hop = 0; hop < MAX_CHAIN; hop++) {
       if (seen.has(target)) break;
       seen.add(target);
@@ -240,7 +240,7 @@ export class KubernetesPlugin implements Plugin {
         new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), CHASE_TIMEOUT_MS); }),
       ]);
       if (r !== null) {
-        const sections = r.wire ? sectionsOf(r.wire) : r;
+        const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r;
         if (sections.rcode === RCODE.NOERROR) {
           for (const rr of sections.answer) {
             if (rr.type === 'A' || rr.type === 'AAAA' || rr.type === 'CNAME') answer.push(rr);
@@ -257,7 +257,7 @@ export class KubernetesPlugin implements Plugin {
 }
 
 function done(answer: RR[]): Reply {
-  return { rcode: RCODE.NOERROR, aa: true, answer, authority: [], additional: [], by: 'kubernetes' };
+  return records(RCODE.NOERROR, 'kubernetes', true, answer);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { sectionsOf } from '../../dns/relay.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { addressed, records, relay, reusable, type RecordsReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { readNameKey, skipName } from '../../dns/wire.js';
 
@@ -17,7 +17,7 @@ export class LoadBalancePlugin implements Plugin {
    * keeps) gets a few fixed reorderings, each reusable in turn, instead of
    * a fresh shuffle that would be re-encoded on every query.
    */
-  private readonly variants = new WeakMap<Reply, Reply[]>();
+  private readonly variants = new WeakMap<RecordsReply, RecordsReply[]>();
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
     if (req.type === QTYPE.AXFR || req.type === QTYPE.IXFR) return next(req);
@@ -27,13 +27,14 @@ export class LoadBalancePlugin implements Plugin {
   }
 
   private balance(r: Reply): Reply {
-    if (r.reusable !== true || r.wire !== undefined || r.rcode !== RCODE.NOERROR) return shuffleReply(r);
+    if (r.kind !== 'records' || !r.reusable || r.rcode !== RCODE.NOERROR) return shuffleReply(r);
     let vs = this.variants.get(r);
     if (vs === undefined) {
       vs = rotations(r);
       this.variants.set(r, vs);
     }
-    return vs.length === 1 ? vs[0]! : vs[Math.floor(Math.random() * vs.length)]!;
+    // rotations() returns one variant at least; `r` itself stands in otherwise.
+    return vs[vs.length === 1 ? 0 : Math.floor(Math.random() * vs.length)] ?? r;
   }
 }
 
@@ -45,7 +46,7 @@ const MAX_VARIANTS = 32;
  * (and MX) records by a step, CNAMEs first. Each is itself reusable. A
  * reply with nothing to reorder is its only variant.
  */
-export function rotations(r: Reply): Reply[] {
+export function rotations(r: RecordsReply): RecordsReply[] {
   let n = 0;
   let moves = false;
   for (const list of [r.answer, r.authority, r.additional]) {
@@ -57,13 +58,10 @@ export function rotations(r: Reply): Reply[] {
   }
   if (n < 2 && !moves) return [r];
   const count = Math.min(Math.max(n, 1), MAX_VARIANTS);
-  const out: Reply[] = [];
+  const out: RecordsReply[] = [];
   for (let i = 0; i < count; i++) {
     const step = Math.floor((i * n) / count);
-    out.push({
-      rcode: r.rcode, aa: r.aa, by: r.by, reusable: true,
-      answer: arrange(r.answer, step), authority: arrange(r.authority, step), additional: arrange(r.additional, step),
-    });
+    out.push(reusable(r.rcode, r.by, r.aa, arrange(r.answer, step), arrange(r.authority, step), arrange(r.additional, step)));
   }
   return out;
 }
@@ -98,21 +96,26 @@ function rotate(a: RR[], step: number): RR[] {
 
 export function shuffleReply(r: Reply): Reply {
   if (r.rcode !== RCODE.NOERROR) return r;
-  if (r.wire !== undefined) {
-    const w = shuffleWire(r.wire);
-    if (w === r.wire) return r;
-    if (w !== null) return { rcode: r.rcode, aa: r.aa, answer: r.answer, authority: r.authority, additional: r.additional, wire: w, by: r.by, addressed: r.addressed };
-    // Reordering needed (a CNAME after an address, several MX): decode, as CoreDNS works on sections.
-    let s: Reply;
-    try { s = sectionsOf(r.wire); } catch { return r; }
-    return { rcode: s.rcode, aa: s.aa, answer: roundRobin(s.answer), authority: roundRobin(s.authority), additional: roundRobin(s.additional), by: r.by };
-  }
+  return r.kind === 'relay' ? shuffleRelay(r) : shuffleRecords(r);
+}
+
+function shuffleRelay(r: RelayReply): Reply {
+  const w = shuffleWire(r.wire);
+  if (w === r.wire) return r;
+  if (w !== null) return r.addressed ? addressed(r.rcode, r.by, r.aa, w) : relay(r.rcode, r.by, r.aa, w);
+  // Reordering needed (a CNAME after an address, several MX): decode, as CoreDNS works on sections.
+  let s: RecordsReply;
+  try { s = sectionsOf(r.wire, r.by); } catch { return r; }
+  return records(s.rcode, r.by, s.aa, roundRobin(s.answer), roundRobin(s.authority), roundRobin(s.additional));
+}
+
+function shuffleRecords(r: RecordsReply): RecordsReply {
   const answer = roundRobin(r.answer);
   const authority = roundRobin(r.authority);
   const additional = roundRobin(r.additional);
   if (answer === r.answer && authority === r.authority && additional === r.additional) return r;
   // A new reply: not the plugin's memoized object, so no kept encoding comes along.
-  return { rcode: r.rcode, aa: r.aa, answer, authority, additional, by: r.by, error: r.error };
+  return records(r.rcode, r.by, r.aa, answer, authority, additional, r.error);
 }
 
 /**
@@ -123,9 +126,9 @@ export function shuffleReply(r: Reply): Reply {
 export function roundRobin(list: RR[]): RR[] {
   const n = list.length;
   if (n <= 1) return list;
-  const t0 = list[0]!.type;
+  const t0 = list[0]?.type;
   let same = true;
-  for (let i = 1; i < n; i++) if (list[i]!.type !== t0) { same = false; break; }
+  for (const rr of list) if (rr.type !== t0) { same = false; break; }
   if (same) return t0 === 'A' || t0 === 'AAAA' ? shuffle(list.slice()) : list;
   const { cname, rest, address, mx } = partition(list);
   if (cname.length === 0 && address.length === 0 && mx.length === 0) return list;
@@ -135,8 +138,10 @@ export function roundRobin(list: RR[]): RR[] {
 function shuffle<T>(a: T[]): T[] {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    const t = a[i]!;
-    a[i] = a[j]!;
+    const t = a[i];
+    const u = a[j];
+    if (t === undefined || u === undefined) continue;
+    a[i] = u;
     a[j] = t;
   }
   return a;
@@ -212,7 +217,8 @@ export function shuffleWire(wire: Buffer): Buffer | null {
     let one = true;
     for (let i = 0; i < n; i++) {
       if (recSec[i] !== sec || recType[i] !== type) continue;
-      if (idx.length > 0 && recOwner[i] !== recOwner[idx[0]!]) one = false;
+      const i0 = idx[0];
+      if (i0 !== undefined && recOwner[i] !== recOwner[i0]) one = false;
       idx.push(i);
     }
     if (idx.length < 2) continue;
@@ -224,7 +230,7 @@ export function shuffleWire(wire: Buffer): Buffer | null {
     }
     const byName = new Map<string, number[]>();
     for (const i of idx) {
-      const k = readNameKey(wire, recName[i]!);
+      const k = readNameKey(wire, recName[i] ?? 0);
       if (k === null) return out ?? wire;
       const g = byName.get(k);
       if (g === undefined) byName.set(k, [i]); else g.push(i);
@@ -236,8 +242,9 @@ export function shuffleWire(wire: Buffer): Buffer | null {
 
 /** Where the labels of the name at `at` are written: past any leading compression pointers. */
 function literalAt(buf: Buffer, at: number): number {
-  for (let hops = 0; hops < 16 && at + 1 < buf.length && (buf[at]! & 0xc0) === 0xc0; hops++) {
-    at = ((buf[at]! & 0x3f) << 8) | buf[at + 1]!;
+  // at + 1 < buf.length: both bytes read below exist.
+  for (let hops = 0; hops < 16 && at + 1 < buf.length && ((buf[at] ?? 0) & 0xc0) === 0xc0; hops++) {
+    at = (((buf[at] ?? 0) & 0x3f) << 8) | (buf[at + 1] ?? 0);
   }
   return at;
 }
@@ -246,17 +253,18 @@ function literalAt(buf: Buffer, at: number): number {
 function permute(out: Buffer, idx: number[], size: number): Buffer {
   const k = idx.length;
   const from = new Array<number>(k);
+  // recRd holds offsets of whole RDATA fields of `size` bytes found by shuffleWire: every byte read exists.
   for (let j = 0; j < k; j++) {
-    const at = recRd[idx[j]!]!;
+    const at = recRd[idx[j] ?? 0] ?? 0;
     const base = j * size;
-    for (let b = 0; b < size; b++) scratch[base + b] = out[at + b]!;
+    for (let b = 0; b < size; b++) scratch[base + b] = out[at + b] ?? 0;
     from[j] = j;
   }
   shuffle(from);
   for (let j = 0; j < k; j++) {
-    const at = recRd[idx[j]!]!;
-    const base = from[j]! * size;
-    for (let b = 0; b < size; b++) out[at + b] = scratch[base + b]!;
+    const at = recRd[idx[j] ?? 0] ?? 0;
+    const base = (from[j] ?? j) * size;
+    for (let b = 0; b < size; b++) out[at + b] = scratch[base + b] ?? 0;
   }
   return out;
 }

@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { fqdn } from '../../dns/names.js';
-import type { Reply } from '../../dns/reply.js';
+import { failure, type Reply } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, ListenAddress, Plugin, Request } from '../../server/plugin.js';
 
@@ -68,7 +68,7 @@ export class LoopPlugin implements Plugin {
     if (n === undefined) return next(req);
     if (this.detected) {
       // Already reported: stop passing the probe around (the process may be kept alive by a test hook).
-      return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'loop' };
+      return failure(RCODE.SERVFAIL, 'loop');
     }
     this.seen.set(req.lname, n + 1);
     if (n + 1 > LIMIT) {
@@ -78,7 +78,7 @@ export class LoopPlugin implements Plugin {
         '(127.0.0.53, 127.0.0.1) that forwards to us. Point forward at a real upstream (e.g. the node\'s real resolv.conf). ' +
         'See https://coredns.io/plugins/loop#troubleshooting', { from: `${req.remoteAddress}:${req.remotePort}`, to: req.server });
       this.hooks.exit(1);
-      return { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'loop', error: new Error('forwarding loop detected') };
+      return failure(RCODE.SERVFAIL, 'loop', new Error('forwarding loop detected'));
     }
     return next(req);
   }

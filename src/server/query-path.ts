@@ -1,0 +1,127 @@
+import { performance } from 'node:perf_hooks';
+import { QCLASS, RCODE, UDP_PLAIN_MAX } from '../dns/constants.js';
+import { encodeError, encodeReply, encodeReusable, type EncodeLimits, type KeptEncodings, type QueryEcho } from '../dns/encode.js';
+import { isProblem, parseQuery, type ParsedQuery } from '../dns/query.js';
+import { relayWire } from '../dns/relay.js';
+import { failure, type RecordsReply, type Reply } from '../dns/reply.js';
+import type { Block } from './build.js';
+import type { Listener, Sendable } from './listeners.js';
+import type { Request } from './plugin.js';
+
+/**
+ * One query in, at most one answer out: parse, route to a block by zone,
+ * run its chain, encode the reply for the client's transport and buffer,
+ * tell the observers. Counts the queries still waiting on a plugin.
+ */
+export class QueryPath {
+  private inflight = 0;
+  private idle: Array<() => void> = [];
+  /** Encodings of reusable replies (RecordsReply.reusable), per reply object: the server's memo, not the plugin's. */
+  private readonly encodings: KeptEncodings = new WeakMap();
+
+  constructor(private readonly maxUdp: number) {}
+
+  /** Queries waiting on an asynchronous plugin. */
+  get pending(): number {
+    return this.inflight;
+  }
+
+  /** Resolves when no query is pending, or after `ms`. */
+  async settle(ms: number): Promise<void> {
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.idle.push(() => { clearTimeout(t); resolve(); });
+    });
+    // The last answers are sent from promise callbacks queued behind this one.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  /** Synchronous when the chain answers synchronously, so the hot path makes no Promise. */
+  handle(l: Listener, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number): Sendable | Promise<Sendable> {
+    const q = parseQuery(raw);
+    const maxUdp = this.maxUdp;
+    if (isProblem(q)) {
+      if (q.drop) return null;
+      const echo = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: '', edns: null };
+      return encodeError(echo, q.rcode, { maxSize: UDP_PLAIN_MAX, recursionAvailable: false, ednsSize: maxUdp });
+    }
+    const limits: EncodeLimits = {
+      maxSize: proto === 'tcp' ? 65535 : q.edns ? Math.min(Math.max(q.edns.udpSize, UDP_PLAIN_MAX), maxUdp) : UDP_PLAIN_MAX,
+      recursionAvailable: false,
+      ednsSize: maxUdp,
+    };
+    const echo: QueryEcho = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: q.lname, edns: q.edns };
+    // Classes other than IN only where a plugin declares them (CoreDNS refuses them here too).
+    const m = q.qclass === QCLASS.IN || l.zones.servesClass(q.qclass) ? l.zones.match(q.lname) : null;
+    if (m === null) return dropped(l, q, raw, proto, remoteAddress, remotePort, echo, limits);
+    const block = m.block;
+    limits.recursionAvailable = block.recursive;
+    if (q.edns && q.edns.version > 0) return encodeError(echo, RCODE.BADVERS, limits);
+    // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
+    const req: Request = {
+      id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
+      questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: m.zone,
+      server: l.label, start: block.observers.length > 0 ? performance.now() : 0, internal: false,
+    };
+    let result: Reply | Promise<Reply>;
+    try {
+      result = q.qclass === QCLASS.IN ? block.handler(req) : block.handlerFor(q.qclass)(req);
+    } catch (err) {
+      result = thrown(err);
+    }
+    if (result instanceof Promise) {
+      this.inflight++;
+      return result.then(
+        (r) => this.finish(block, req, r, echo, limits),
+        (err: unknown) => this.finish(block, req, thrown(err), echo, limits),
+      ).finally(() => {
+        if (--this.inflight === 0) for (const f of this.idle.splice(0)) f();
+      });
+    }
+    return this.finish(block, req, result, echo, limits);
+  }
+
+  private finish(block: Block, req: Request, r: Reply, echo: QueryEcho, limits: EncodeLimits): Buffer {
+    let out: Buffer;
+    try {
+      out = r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
+    } catch (err) {
+      const f = thrown(err);
+      out = encodeReply(echo, f, limits);
+      r = f;
+    }
+    const obs = block.observers;
+    if (obs.length > 0) {
+      const ms = performance.now() - req.start;
+      // Indexed: this runs per query, and for-of would make an iterator.
+      for (let i = 0; i < obs.length; i++) obs[i]?.observe?.(req, r, out, ms);
+    }
+    return out;
+  }
+}
+
+/** REFUSED before any block took the query; counted as CoreDNS counts it (zone "dropped"). */
+function dropped(
+  l: Listener, q: ParsedQuery, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number,
+  echo: QueryEcho, limits: EncodeLimits,
+): Buffer {
+  const start = performance.now();
+  const out = encodeError(echo, RCODE.REFUSED, limits);
+  const obs = l.zones.droppedObservers;
+  if (obs.length === 0) return out;
+  const req: Request = {
+    id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
+    questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: '',
+    server: l.label, start, internal: false,
+  };
+  const r = failure(RCODE.REFUSED, 'server');
+  const ms = performance.now() - start;
+  for (const o of obs) o.observeDropped?.(req, r, out, ms);
+  return out;
+}
+
+/** A plugin threw: the client gets SERVFAIL, the `errors` plugin sees the cause. */
+function thrown(err: unknown): RecordsReply {
+  return failure(RCODE.SERVFAIL, 'server', err instanceof Error ? err : new Error(String(err)));
+}
