@@ -11,7 +11,7 @@ import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
 import type { ApiSourceOptions, Source } from './source.js';
 import { Store } from './store.js';
-import { ApiSource } from './watch.js';
+import { ApiSource } from './api-source.js';
 
 /** CNAME hops we follow inside our own zones before giving up (CoreDNS: 8). */
 const MAX_CHAIN = 8;
