@@ -21,7 +21,7 @@ function loadKubeconfig(kc: KubeConfig, file: string): void {
     const msg = err instanceof Error ? err.message : String(err);
     const what = /^E[A-Z]+$/.test(code)
       ? `cannot read it: ${msg.replace(/^E[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')} (${code})`
-      : `not a valid kubeconfig (${msg.split('\n')[0]!.trim()})`;
+      : `not a valid kubeconfig (${(msg.split('\n')[0] ?? '').trim()})`;
     throw new Error(`kubeconfig ${file}: ${what}`);
   }
 }

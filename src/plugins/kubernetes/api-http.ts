@@ -47,7 +47,7 @@ export function errorText(err: unknown): string {
   let msg = err instanceof Error ? err.message : String(err);
   // node-fetch: "request to <url with random timeoutSeconds> failed, reason: connect ECONNREFUSED ..."
   const m = /^request to \S+ failed, reason: (.*)$/s.exec(msg);
-  if (m) msg = m[1]!;
+  if (m?.[1] !== undefined) msg = m[1];
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }
 
