@@ -13,7 +13,7 @@ import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import type { Plugin } from '../src/server/plugin.js';
 import type { CachePlugin } from '../src/plugins/cache/cache.js';
 import { tcpRaw, udpRaw } from './support/dns.js';
-import { CLUSTER, removeDir, writeCluster } from './kubernetes-fixtures.js';
+import { CLUSTER, removeDir, writeCluster } from './support/kubernetes-fixtures.js';
 import { forwardRig } from './support/forward.js';
 import { startCorefile, type Running } from './support/server.js';
 import { defaultAnswer, type AnswerSpec, type Upstream, type UpstreamQuery } from './support/upstream.js';

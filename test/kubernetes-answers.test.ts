@@ -6,7 +6,7 @@ import dnsPacket from 'dns-packet';
 import { reverseName } from '../src/dns/names.js';
 import { queryBytes, rcodeOf, udpRaw } from './support/dns.js';
 import type { Running } from './support/server.js';
-import { ask, expectAnswer, expectNodata, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNodata, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 const SOA_V4 = 'in-addr.arpa 30 SOA ns.dns.in-addr.arpa hostmaster.in-addr.arpa SERIAL 7200 1800 86400 30';

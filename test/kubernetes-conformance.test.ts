@@ -4,7 +4,7 @@
 // of a server reading its cluster from manifests.
 
 import { expect } from 'chai';
-import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './support/kubernetes-fixtures.js';
 import dnsPacket from 'dns-packet';
 import dgram from 'node:dgram';
 import { QTYPE } from '../src/dns/constants.js';

@@ -8,12 +8,12 @@ import type { DecodedPacket } from 'dns-packet';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QTYPE, RCODE } from '../src/dns/constants.js';
-import type { RR } from '../src/dns/reply.js';
-import { PLUGINS } from '../src/plugins/index.js';
-import type { PluginDefinition, Request } from '../src/server/plugin.js';
-import { rcodeOf, tcpQuery, udpQuery } from './support/dns.js';
-import { startCorefile, type Running } from './support/server.js';
+import { QTYPE, RCODE } from '../../src/dns/constants.js';
+import type { RR } from '../../src/dns/reply.js';
+import { PLUGINS } from '../../src/plugins/index.js';
+import type { PluginDefinition, Request } from '../../src/server/plugin.js';
+import { rcodeOf, tcpQuery, udpQuery } from './dns.js';
+import { startCorefile, type Running } from './server.js';
 
 export const CLUSTER: Record<string, string> = {
   'namespaces.yaml': `
