@@ -19,7 +19,7 @@ import type { KubeConfig } from './client.js';
 import type { Level } from '../../log.js';
 import { type Obj, errorText, get, httpStatus, lineReader, listReader, obj, retryAfterOf, str } from './api-http.js';
 import { Backoff, sleep } from './backoff.js';
-import type { Kind, RecordOf, ReplaceBatch, StoreSink } from './objects.js';
+import { type Kind, type RecordOf, type ReplaceBatch, type StoreSink, triggerTimeOf } from './objects.js';
 
 /** Where the source's log lines go (default: src/log.ts, plugin=kubernetes). */
 export type LogFn = (level: Level, msg: string, fields?: Record<string, unknown>) => void;
@@ -339,7 +339,8 @@ export class KindSync<K extends Kind> {
           break;
         }
         case 'DELETED':
-          this.removeFromSink(res, meta);
+          // A deleted slice's last trigger time still times a change (CoreDNS records deletes too).
+          this.removeFromSink(res, meta, this.kind === 'endpointslices' ? triggerTimeOf(object) : undefined);
           break;
         case 'BOOKMARK':
           break;
@@ -370,10 +371,10 @@ export class KindSync<K extends Kind> {
     return undefined;
   }
 
-  private removeFromSink(res: Resource<K>, meta: Obj): void {
+  private removeFromSink(res: Resource<K>, meta: Obj, triggerTime?: number): void {
     const name = str(meta.name);
     if (!name) return;
-    this.ctx.sink.remove(this.kind, res.clusterScoped ? '' : str(meta.namespace) || 'default', name);
+    this.ctx.sink.remove(this.kind, res.clusterScoped ? '' : str(meta.namespace) || 'default', name, triggerTime);
   }
 
   private async afterWatch(r: WatchEnd): Promise<void> {

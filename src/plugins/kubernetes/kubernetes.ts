@@ -10,6 +10,7 @@ import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
 import type { ApiSourceOptions, Source } from './source.js';
+import type { Histogram, ServiceKind } from './metrics.js';
 import { Store } from './store.js';
 import { ApiSource } from './api-source.js';
 
@@ -77,6 +78,11 @@ export class KubernetesPlugin implements Plugin {
     const s = this.source;
     this.source = null;
     if (s) await s.stop();
+  }
+
+  /** Per service_kind, read by src/metrics/plugins.ts (coredns_kubernetes_dns_programming_duration_seconds). */
+  get programmingDurations(): ReadonlyMap<ServiceKind, Histogram> {
+    return this.store.programming.histograms;
   }
 
   ready(): boolean {

@@ -36,6 +36,8 @@
 
 
 import type { Kind, NamespaceRecord, PodRecord, RecordOf, ReplaceBatch, ServiceRecord, SliceRecord, StoreSink } from './objects.js';
+import { log } from '../../log.js';
+import { ProgrammingLatency } from './metrics.js';
 import { matchSelector, type LabelSelector } from './selector.js';
 import { FieldChecker, type InvalidField } from './store-check.js';
 import { Compactor } from './store-compact.js';
@@ -80,6 +82,8 @@ export class Store implements StoreSink {
   private waiters: Array<() => void> = [];
   private readonly compact: Compactor;
   private readonly check = new FieldChecker();
+  /** coredns_kubernetes_dns_programming_duration_seconds (metrics.ts). */
+  readonly programming = new ProgrammingLatency();
 
   constructor(private readonly opts: StoreOptions) {
     this.compact = new Compactor(opts.endpointPodNames);
@@ -97,7 +101,7 @@ export class Store implements StoreSink {
     }
   }
 
-  remove(kind: Kind, namespace: string, name: string): void {
+  remove(kind: Kind, namespace: string, name: string, triggerTime?: number): void {
     switch (kind) {
       case 'services': {
         const s = this.services.byName.get(namespace, name);
@@ -111,7 +115,9 @@ export class Store implements StoreSink {
         if (s === undefined) return;
         this.slices.drop(s);
         this.views.drop(namespace, s.service);
-        break;
+        this.changed();
+        this.programmed(namespace, name, s.service, triggerTime);
+        return;
       }
       case 'namespaces':
         if (!this.namespaces.delete(name)) return;
@@ -150,10 +156,16 @@ export class Store implements StoreSink {
       case 'endpointslices': {
         if (this.opts.ignoreEndpoints) return NO_BATCH as ReplaceBatch<K>;
         const t = new Table(SLICES);
-        return this.batch<SliceRecord>((r) => t.add(this.compact.slice(this.check.slice(r))), () => {
+        const triggered: Array<Pick<SliceRecord, 'namespace' | 'name' | 'service' | 'triggerTime'>> = [];
+        return this.batch<SliceRecord>((r) => {
+          t.add(this.compact.slice(this.check.slice(r)));
+          if (r.triggerTime !== undefined) triggered.push({ namespace: r.namespace, name: r.name, service: r.service, triggerTime: r.triggerTime });
+        }, () => {
           const same = t.same(this.slices);
           this.slices = t;
           if (!same) { this.views.clear(); this.changed(); }
+          // As CoreDNS's informer, which sees a list as one sync event per object.
+          for (const r of triggered) this.programmed(r.namespace, r.name, r.service, r.triggerTime);
         }) as ReplaceBatch<K>;
       }
       case 'namespaces': {
@@ -311,11 +323,29 @@ export class Store implements StoreSink {
     const r = this.check.slice(rec);
     const old = this.slices.byName.get(r.namespace, r.name);
     const s = this.compact.slice(r);
-    if (old !== undefined && SLICES.same(old, s)) return;
-    this.slices.add(s);
-    if (old !== undefined && old.service !== s.service) this.views.drop(old.namespace, old.service);
-    this.views.drop(s.namespace, s.service);
-    this.changed();
+    if (old === undefined || !SLICES.same(old, s)) {
+      this.slices.add(s);
+      if (old !== undefined && old.service !== s.service) this.views.drop(old.namespace, old.service);
+      this.views.drop(s.namespace, s.service);
+      this.changed();
+    }
+    // Also when nothing DNS shows changed: CoreDNS records every applied update.
+    this.programmed(r.namespace, r.name, r.service, r.triggerTime);
+  }
+
+  /**
+   * A slice change is applied: from now on answers carry it. Timed from its
+   * trigger time, when it has one and its service is known (CoreDNS's rules).
+   */
+  private programmed(ns: string, slice: string, service: string, triggerTime: number | undefined): void {
+    if (triggerTime === undefined) return;
+    if (Number.isNaN(triggerTime)) {
+      log('warn', 'kubernetes', 'DNS programming latency cannot be calculated: last-change-trigger-time is not RFC 3339', { object: `${ns}/${slice}` });
+      return;
+    }
+    const svc = this.services.byName.get(ns, service);
+    if (svc === undefined) return;
+    this.programming.record(svc.kind === 'Headless' ? 'headless_with_selector' : 'cluster_ip', triggerTime);
   }
 
   private upsertNamespace(r: NamespaceRecord): void {
