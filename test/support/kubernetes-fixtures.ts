@@ -239,6 +239,28 @@ items:
 `,
 };
 
+/**
+ * Manifest YAML of a headless Service (port http/80) and one EndpointSlice
+ * `<name>-1` holding these IPv4 addresses, all ready: for answers too big
+ * for one packet and the like.
+ */
+export function headlessYaml(ns: string, name: string, addresses: readonly string[]): string {
+  return `
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: ${ns}, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+endpoints:
+${addresses.map((ip) => `  - {addresses: [${ip}], conditions: {ready: true}}`).join('\n')}
+ports: [{name: http, port: 80, protocol: TCP}]
+`;
+}
+
 export function writeCluster(files: Record<string, string> = CLUSTER): string {
   const dir = mkdtempSync(join(tmpdir(), 'clusterdns-k8s-'));
   for (const [name, text] of Object.entries(files)) {
