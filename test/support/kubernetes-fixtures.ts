@@ -374,3 +374,38 @@ export function expectAnswer(a: Answer, answer: string[], additional?: string[])
   expect(a.authority).to.deep.equal([]);
   if (additional) expect([...a.additional].sort()).to.deep.equal([...additional].sort());
 }
+
+/**
+ * One row of a case table in CoreDNS's style (test.Case): the question and
+ * the whole reply. Answer and additional compare as sets; authority exactly;
+ * additional only when given. Every reply must be authoritative.
+ */
+export interface Case {
+  qname: string;
+  qtype: string;
+  rcode: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED';
+  answer: string[];
+  authority: string[];
+  additional?: string[];
+}
+
+/** NOERROR with these answer lines (and this additional section, when given). */
+export const answerCase = (qname: string, qtype: string, answer: string[], additional?: string[]): Case =>
+  ({ qname, qtype, rcode: 'NOERROR', answer, authority: [], ...(additional ? { additional } : {}) });
+/** NXDOMAIN with the zone's SOA. */
+export const nxCase = (qname: string, qtype: string, soa = SOA_CLUSTER(30)): Case => ({ qname, qtype, rcode: 'NXDOMAIN', answer: [], authority: [soa] });
+/** NOERROR, no answer, the zone's SOA. */
+export const nodataCase = (qname: string, qtype: string, soa = SOA_CLUSTER(30)): Case => ({ qname, qtype, rcode: 'NOERROR', answer: [], authority: [soa] });
+
+/** Asks every row over UDP and TCP (ask() insists they agree) and checks the whole reply. */
+export async function runCases(port: number, cases: readonly Case[]): Promise<void> {
+  for (const c of cases) {
+    const a = await ask(port, c.qname, c.qtype);
+    const what = `${c.qname} ${c.qtype}`;
+    expect(a.rcode, `${what}: rcode`).to.equal(c.rcode);
+    expect(a.aa, `${what}: AA`).to.equal(true);
+    expect([...a.answer].sort(), `${what}: answer`).to.deep.equal([...c.answer].sort());
+    expect(a.authority, `${what}: authority`).to.deep.equal(c.authority);
+    if (c.additional) expect([...a.additional].sort(), `${what}: additional`).to.deep.equal([...c.additional].sort());
+  }
+}
