@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setLogSink } from '../src/log.js';
 import { queryBytes, udpRaw } from '../test/support/dns.js';
 import { startLoopPair } from '../test/support/loop-pair.js';
-import { removeDir, writeCluster } from '../test/kubernetes-fixtures.js';
+import { removeDir, writeCluster } from '../test/support/kubernetes-fixtures.js';
 import { numberFlag } from './lib/args.js';
 
 const SECONDS = numberFlag('seconds', 5);

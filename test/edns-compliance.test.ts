@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import { CachePlugin } from '../src/plugins/cache/cache.js';
 import { tcpRaw, udpRaw } from './support/dns.js';
-import { CLUSTER, removeDir, writeCluster } from './kubernetes-fixtures.js';
+import { CLUSTER, headlessYaml, removeDir, writeCluster } from './support/kubernetes-fixtures.js';
 import { forwardRig } from './support/forward.js';
 import { startCorefile, type Running } from './support/server.js';
 import { defaultAnswer, type AnswerSpec, type Upstream, type UpstreamQuery } from './support/upstream.js';
@@ -131,22 +131,7 @@ function upstreamAnswer(q: UpstreamQuery): AnswerSpec {
 }
 
 /** A headless service with enough ready endpoints that its A answer cannot fit 512 bytes. */
-const BIG = `
-apiVersion: v1
-kind: Service
-metadata: {name: big, namespace: demo}
-spec:
-  clusterIP: None
-  ports: [{name: http, port: 80, protocol: TCP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: big-1, namespace: demo, labels: {kubernetes.io/service-name: big}}
-addressType: IPv4
-endpoints:
-${Array.from({ length: 40 }, (_, i) => `  - {addresses: [10.9.0.${i + 1}], conditions: {ready: true}}`).join('\n')}
-ports: [{name: http, port: 80, protocol: TCP}]
-`;
+const BIG = headlessYaml('demo', 'big', Array.from({ length: 40 }, (_, i) => `10.9.0.${i + 1}`));
 
 interface Target {
   label: string;

@@ -13,7 +13,7 @@ import { capturePlugins, forwardRig, sleep } from './support/forward.js';
 import { startLoopPair, type LoopPair } from './support/loop-pair.js';
 import { freePort, startCorefile } from './support/server.js';
 import { defaultAnswer, type UpstreamQuery } from './support/upstream.js';
-import { ask, expectAnswer, removeDir, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, removeDir, writeCluster } from './support/kubernetes-fixtures.js';
 
 const KUBE = 'kubernetes.default.svc.cluster.local';
 

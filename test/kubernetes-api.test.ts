@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { setLogSink } from '../src/log.js';
 import { FakeKubeApi, endpointSlice, namespace, pod, service } from './support/kube-api.js';
 import type { Running } from './support/server.js';
-import { ask, expectAnswer, expectNx, SOA_CLUSTER, start } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNx, SOA_CLUSTER, start } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 

@@ -11,7 +11,7 @@ import { loadCorefile, parseCorefile } from '../src/corefile/parse.js';
 import { parseKubernetes } from '../src/plugins/kubernetes/setup.js';
 import { matchSelector, parseSelector } from '../src/plugins/kubernetes/selector.js';
 import { freePort } from './support/server.js';
-import { ask, expectAnswer } from './kubernetes-fixtures.js';
+import { ask, expectAnswer } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 

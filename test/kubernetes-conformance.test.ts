@@ -4,7 +4,7 @@
 // of a server reading its cluster from manifests.
 
 import { expect } from 'chai';
-import { ask, expectAnswer, expectNodata, expectNx, removeDir, start, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNodata, expectNx, headlessYaml, removeDir, start, writeCluster } from './support/kubernetes-fixtures.js';
 import dnsPacket from 'dns-packet';
 import dgram from 'node:dgram';
 import { QTYPE } from '../src/dns/constants.js';
@@ -85,20 +85,7 @@ ports: [{name: http, port: 80, protocol: TCP}]
 `;
 
 /** A headless service whose A answer (100 records) is larger than 1232 bytes. */
-const MANY = `
-apiVersion: v1
-kind: Service
-metadata: {name: many, namespace: demo}
-spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: many-1, namespace: demo, labels: {kubernetes.io/service-name: many}}
-addressType: IPv4
-endpoints:
-${Array.from({ length: 100 }, (_, i) => `  - {addresses: [10.2.0.${i + 1}]}`).join('\n')}
-ports: [{name: http, port: 80, protocol: TCP}]
-`;
+const MANY = headlessYaml('demo', 'many', Array.from({ length: 100 }, (_, i) => `10.2.0.${i + 1}`));
 
 /** 323 characters: five 63-character labels and "com". */
 const LONG_EXTERNAL = `${Array.from({ length: 5 }, () => 'x'.repeat(63)).join('.')}.com`;

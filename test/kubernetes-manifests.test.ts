@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setLogSink } from '../src/log.js';
 import { ALIAS_EXPANSION_BUDGET, readObjects } from '../src/plugins/kubernetes/manifests.js';
 import { freePort, type Running } from './support/server.js';
-import { ask, expectAnswer, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 

@@ -10,7 +10,7 @@ import { parseKubernetes } from '../src/plugins/kubernetes/setup.js';
 import type { Directive } from '../src/corefile/ast.js';
 import type { Request } from '../src/server/plugin.js';
 import { freePort, type Running } from './support/server.js';
-import { ask, expectAnswer, expectNodata, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNodata, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 

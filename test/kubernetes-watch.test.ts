@@ -1,4 +1,4 @@
-// The API source (src/plugins/kubernetes/watch.ts) with the real
+// The API source (src/plugins/kubernetes/api-source.ts) with the real
 // @kubernetes/client-node against the fault-injecting fake API server.
 
 import { expect } from 'chai';
@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Kind, RecordOf, ServiceRecord, SliceRecord, StoreSink } from '../src/plugins/kubernetes/objects.js';
 import type { ApiSourceOptions } from '../src/plugins/kubernetes/source.js';
-import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/watch.js';
+import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/api-source.js';
 import { readPlugin } from '../src/metrics/plugins.js';
 import { FakeKubeApi, type FakeKubeApiOptions, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
 

@@ -60,7 +60,7 @@ export class ListSplitter {
           i++;
         } else if (depth === 1) {
           // A top-level key (or value): byte by byte, to see whether it is "items".
-          const c = chunk[i]!;
+          const c = chunk[i] ?? -1; // i < n: always a byte
           if (c === BACKSLASH) { escaped = true; keyMatch = -1; }
           else if (c === QUOTE) { inString = false; this.lastKeyIsItems = keyMatch === ITEMS.length; }
           else if (keyMatch >= 0) keyMatch = keyMatch < ITEMS.length && ITEMS[keyMatch] === c ? keyMatch + 1 : -1;
@@ -81,7 +81,7 @@ export class ListSplitter {
         }
         continue;
       }
-      const c = chunk[i]!;
+      const c = chunk[i] ?? -1; // i < n: always a byte
       switch (c) {
         case QUOTE:
           inString = true;
@@ -146,7 +146,8 @@ export class ListSplitter {
   }
 
   private emit(): void {
-    const bytes = this.item.length === 1 ? this.item[0]! : Buffer.concat(this.item);
+    const [only] = this.item;
+    const bytes = this.item.length === 1 && only !== undefined ? only : Buffer.concat(this.item);
     this.item = [];
     const item: unknown = JSON.parse(bytes.toString('utf8'));
     this.count++;

@@ -62,8 +62,7 @@ function list(cfg: Entry, key: string): Entry[] | string {
 
 /** client-node's required fields: NAME, and BODY.FIELD for each field. */
 function entries(l: Entry[], key: string, body: string | null, fields: string[]): string | null {
-  for (let i = 0; i < l.length; i++) {
-    const e = l[i]!;
+  for (const [i, e] of l.entries()) {
     if (!e.name) return `${key}[${i}].name is missing`;
     if (body === null) continue;
     const b = e[body];

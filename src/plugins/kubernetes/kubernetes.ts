@@ -10,8 +10,9 @@ import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
 import type { ApiSourceOptions, Source } from './source.js';
+import type { Histogram, ServiceKind } from './metrics.js';
 import { Store } from './store.js';
-import { ApiSource } from './watch.js';
+import { ApiSource } from './api-source.js';
 import { readSnapshot, SnapshotTee, SnapshotWriter } from './snapshot.js';
 
 /** CNAME hops we follow inside our own zones before giving up (CoreDNS: 8). */
@@ -111,6 +112,11 @@ export class KubernetesPlugin implements Plugin {
     this.source = null;
     if (s) await s.stop();
     await this.snapshotWriter?.stop();
+  }
+
+  /** Per service_kind, read by src/metrics/plugins.ts (coredns_kubernetes_dns_programming_duration_seconds). */
+  get programmingDurations(): ReadonlyMap<ServiceKind, Histogram> {
+    return this.store.programming.histograms;
   }
 
   ready(): boolean {

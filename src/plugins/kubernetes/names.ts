@@ -59,17 +59,19 @@ export function parseName(lname: string, zone: string, reverse: boolean): Asked 
   const labels = rest.split('.');
   const n = labels.length;
   const space = labels[n - 1];
+  // Read from the right: `n` says which of these exist (the defaults are never used).
+  const [l0 = '', l1 = '', l2 = '', l3 = ''] = labels;
   if (space === 'svc') {
     switch (n) {
       case 1: return EMPTY;
-      case 2: return { kind: 'namespace', space, ns: labels[0]! };
-      case 3: return { kind: 'service', ns: labels[1]!, service: labels[0]! };
-      case 4: return { kind: 'endpoint', ns: labels[2]!, service: labels[1]!, endpoint: labels[0]! };
+      case 2: return { kind: 'namespace', space, ns: l0 };
+      case 3: return { kind: 'service', ns: l1, service: l0 };
+      case 4: return { kind: 'endpoint', ns: l2, service: l1, endpoint: l0 };
       case 5: {
-        const port = labels[0]!;
-        const proto = labels[1]!;
+        const port = l0;
+        const proto = l1;
         if (port.length < 2 || proto.length < 2 || port[0] !== '_' || proto[0] !== '_') return NONE;
-        return { kind: 'port', ns: labels[3]!, service: labels[2]!, port: port.slice(1), proto: proto.slice(1) };
+        return { kind: 'port', ns: l3, service: l2, port: port.slice(1), proto: proto.slice(1) };
       }
       default: return NONE;
     }
@@ -77,8 +79,8 @@ export function parseName(lname: string, zone: string, reverse: boolean): Asked 
   if (space === 'pod') {
     switch (n) {
       case 1: return EMPTY;
-      case 2: return { kind: 'namespace', space, ns: labels[0]! };
-      case 3: return { kind: 'pod', ns: labels[1]!, pod: labels[0]! };
+      case 2: return { kind: 'namespace', space, ns: l0 };
+      case 3: return { kind: 'pod', ns: l1, pod: l0 };
       default: return NONE;
     }
   }

@@ -39,6 +39,12 @@ export interface SliceRecord {
   service: string;
   endpoints: EndpointRecord[];
   ports: PortRecord[];
+  /**
+   * ms since the epoch from endpoints.kubernetes.io/last-change-trigger-time
+   * (the change to the service or its pods that this version reflects);
+   * undefined without the annotation, NaN when it is not RFC 3339.
+   */
+  triggerTime?: number;
 }
 
 export interface NamespaceRecord { name: string; labels: Record<string, string> }
@@ -53,7 +59,8 @@ export type RecordOf<K extends Kind> =
 /** Where the sync sources (API watch, manifest files) deliver records. */
 export interface StoreSink {
   upsert<K extends Kind>(kind: K, rec: RecordOf<K>): void;
-  remove(kind: Kind, namespace: string, name: string): void;
+  /** `triggerTime`: the deleted slice's (SliceRecord.triggerTime), for the programming-duration histogram. */
+  remove(kind: Kind, namespace: string, name: string, triggerTime?: number): void;
   /** A complete list: replaces everything of this kind at once (relist after 410, restart). */
   replace<K extends Kind>(kind: K, recs: Array<RecordOf<K>>): void;
   /**
@@ -127,6 +134,23 @@ export function toService(o: unknown): ServiceRecord | null {
   };
 }
 
+const TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** An EndpointSlice's or Endpoints' trigger time (SliceRecord.triggerTime). */
+export function triggerTimeOf(o: unknown): number | undefined {
+  const v = obj(obj(obj(o).metadata).annotations)[TRIGGER_TIME];
+  if (v === undefined) return undefined;
+  const text = str(v);
+  return RFC3339.test(text) ? Date.parse(text) : NaN;
+}
+
+/** The record with its trigger time, when the object has one. */
+function withTrigger(rec: SliceRecord, o: unknown): SliceRecord {
+  const t = triggerTimeOf(o);
+  return t === undefined ? rec : { ...rec, triggerTime: t };
+}
+
 export function toSlice(o: unknown): SliceRecord | null {
   const meta = obj(obj(o).metadata);
   const name = str(meta.name);
@@ -144,7 +168,7 @@ export function toSlice(o: unknown): SliceRecord | null {
       podName: str(ref.kind) === 'Pod' ? str(ref.name).toLowerCase() : '',
     };
   });
-  return { namespace: str(meta.namespace) || 'default', name, service, endpoints, ports: ports(arr(obj(o).ports)) };
+  return withTrigger({ namespace: str(meta.namespace) || 'default', name, service, endpoints, ports: ports(arr(obj(o).ports)) }, o);
 }
 
 /** Legacy v1 Endpoints -> one slice-shaped record named after the service. */
@@ -170,7 +194,7 @@ export function endpointsToSlice(o: unknown): SliceRecord | null {
       }
     }
   }
-  return { namespace: str(meta.namespace) || 'default', name, service: name, endpoints, ports: slicePorts };
+  return withTrigger({ namespace: str(meta.namespace) || 'default', name, service: name, endpoints, ports: slicePorts }, o);
 }
 
 export function toNamespace(o: unknown): NamespaceRecord | null {

@@ -43,11 +43,11 @@ export function parseSelector(text: string): LabelSelector {
   const requirements: Requirement[] = [];
   let i = 0;
   const s = text;
-  const ws = (): void => { while (i < s.length && /\s/.test(s[i]!)) i++; };
+  const ws = (): void => { while (i < s.length && /\s/.test(s.charAt(i))) i++; };
   const word = (): string => {
     ws();
     const start = i;
-    while (i < s.length && !/[\s,()=!]/.test(s[i]!)) i++;
+    while (i < s.length && !/[\s,()=!]/.test(s.charAt(i))) i++;
     return s.slice(start, i);
   };
   ws();
@@ -108,8 +108,8 @@ export function matchSelector(sel: LabelSelector, labels: Record<string, string>
     switch (r.op) {
       case 'exists': if (!has) return false; break;
       case '!exists': if (has) return false; break;
-      case 'in': if (!has || !r.values.includes(labels[r.key]!)) return false; break;
-      case 'notin': if (has && r.values.includes(labels[r.key]!)) return false; break;
+      case 'in': if (!has || !r.values.includes(labels[r.key] ?? '')) return false; break;
+      case 'notin': if (has && r.values.includes(labels[r.key] ?? '')) return false; break;
     }
   }
   return true;

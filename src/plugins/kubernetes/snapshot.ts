@@ -58,8 +58,8 @@ export class SnapshotTee implements StoreSink {
     this.onChange();
   }
 
-  remove(kind: Kind, namespace: string, name: string): void {
-    this.inner.remove(kind, namespace, name);
+  remove(kind: Kind, namespace: string, name: string, triggerTime?: number): void {
+    this.inner.remove(kind, namespace, name, triggerTime);
     if (this.table(kind).delete(kind === 'namespaces' ? name : `${namespace}/${name}`)) this.onChange();
   }
 

@@ -11,11 +11,13 @@
 //             pod name arrays only when some address needs them (null when
 //             all are ready, without hostname, or pod names are not used)
 //   Pod       namespace, name, IPs
-// Strings are shared where the same value recurs: namespace names, port lists.
+// Strings are shared where the same value recurs: namespace names, port lists
+// (store-compact.ts). Fields that cannot go on the wire are dropped first
+// (store-check.ts).
 //
-// Indexes, keyed by exact strings (no walks over all services). Maps that
-// usually hold one value per key hold the value itself, an array only when
-// there are several (see addTo/removeFrom):
+// Indexes, keyed by exact strings (no walks over all services), one generic
+// Table per kind (store-tables.ts). Maps that usually hold one value per key
+// hold the value itself, an array only when there are several:
 //   services      ns -> name -> Service (only those the `labels` selector admits)
 //   slices        ns -> slice name -> Slice; groups ns -> service -> its slices
 //   namespaces    name -> NamespaceRecord; a namespace holding a service
@@ -25,17 +27,26 @@
 //   views         "ns/svc" -> serving endpoints of the service, deduplicated
 //                 across slices, with their DNS labels: built on demand,
 //                 dropped when the service or one of its slices changes, and
-//                 bounded (MAX_VIEW_ENTRIES endpoints over all cached views)
+//                 bounded (store-views.ts)
 //
 // A complete list arrives through a batch (beginReplace): each record is
 // compacted as it comes, into a new table beside the current one, which is
 // swapped in at commit. So a relist never exposes half a state, and the list
 // never holds the plain records of a whole kind at once.
 
-import { isValidName } from '../../dns/names.js';
+
+import type { Kind, NamespaceRecord, PodRecord, RecordOf, ReplaceBatch, ServiceRecord, SliceRecord, StoreSink } from './objects.js';
 import { log } from '../../log.js';
-import type { Kind, NamespaceRecord, PodRecord, PortRecord, RecordOf, ReplaceBatch, ServiceRecord, SliceRecord, StoreSink } from './objects.js';
+import { ProgrammingLatency } from './metrics.js';
 import { matchSelector, type LabelSelector } from './selector.js';
+import { FieldChecker, type InvalidField } from './store-check.js';
+import { Compactor } from './store-compact.js';
+import { PODS, SERVICES, SLICES, type Service, type Slice, Table, each, sameLabels } from './store-tables.js';
+import { EMPTY_VIEW, ServiceView, ViewCache, buildView, labelAt, serving } from './store-views.js';
+
+export type { InvalidField } from './store-check.js';
+export type { Pod, Service, Slice } from './store-tables.js';
+export { type EndpointEntry, ServiceView, dashedIP, endpointLabel } from './store-views.js';
 
 export interface StoreOptions {
   /** `endpoint_pod_names`: label endpoints by their pod's name. */
@@ -52,277 +63,6 @@ export interface StoreOptions {
   ignoreEndpoints?: boolean;
 }
 
-/** A service as the store keeps it: its record without the labels. */
-export type Service = Readonly<Omit<ServiceRecord, 'labels' | 'clusterIPs' | 'ports'>> & {
-  readonly clusterIPs: readonly string[];
-  readonly ports: readonly PortRecord[];
-};
-
-/** An EndpointSlice (or legacy Endpoints) as the store keeps it. */
-export interface Slice {
-  readonly namespace: string;
-  readonly name: string;
-  readonly service: string;
-  readonly ports: readonly PortRecord[];
-  /** Every address of every endpoint, in order. */
-  readonly ips: readonly string[];
-  /** Per address, its endpoint's readiness; null: all ready. */
-  readonly ready: readonly boolean[] | null;
-  /** Per address, its endpoint's hostname; null: none has one. */
-  readonly hostnames: readonly string[] | null;
-  /** Per address, its endpoint's pod name; null: none, or `endpoint_pod_names` is off. */
-  readonly podNames: readonly string[] | null;
-}
-
-export interface Pod {
-  readonly namespace: string;
-  readonly name: string;
-  readonly ips: readonly string[];
-}
-
-/** One serving address of a service, with the label it answers to. */
-export interface EndpointEntry {
-  readonly ip: string;
-  readonly v6: boolean;
-  readonly label: string;
-  /** Union of the ports of every slice listing this address. */
-  readonly ports: readonly PortRecord[];
-}
-
-/** The serving endpoints of one service, deduplicated by IP, in slice order. */
-export class ServiceView {
-  private labels: Map<string, EndpointEntry[]> | undefined;
-
-  constructor(readonly entries: readonly EndpointEntry[]) {}
-
-  /** Endpoints answering to this label (built on the first call). */
-  byLabel(label: string): readonly EndpointEntry[] | undefined {
-    if (this.labels === undefined) {
-      this.labels = new Map();
-      for (const e of this.entries) {
-        const list = this.labels.get(e.label);
-        if (list) list.push(e); else this.labels.set(e.label, [e]);
-      }
-    }
-    return this.labels.get(label);
-  }
-}
-
-const EMPTY_VIEW = new ServiceView([]);
-const NONE: readonly never[] = Object.freeze([]);
-/** Endpoints kept over all cached views; the newest view is kept whatever its size. */
-const MAX_VIEW_ENTRIES = 20_000;
-/** Interning tables start over past this many distinct values (records keep theirs). */
-const MAX_INTERNED = 10_000;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Service and namespace names become labels of answers: 1-63 octets, no dot (as the API enforces). */
-const NAME_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
-
-/** A field of an object that the store refused to put on the wire. */
-export type InvalidField = 'name' | 'namespace' | 'externalName' | 'hostname' | 'port';
-
-const validPort = (p: number): boolean => Number.isInteger(p) && p >= 1 && p <= 65535;
-
-/** The label an endpoint answers to under its service (CoreDNS's rules). */
-export function endpointLabel(ip: string, hostname: string, podName: string, podNames: boolean): string {
-  if (hostname !== '') return hostname;
-  if (podNames && podName.length > 0 && podName.length < 64 && DNS_LABEL.test(podName)) return podName;
-  return dashedIP(ip);
-}
-
-/** 10.0.0.1 -> 10-0-0-1; fd00::1 -> fd00--1; a leading or trailing '-' gets a '0'. */
-export function dashedIP(ip: string): string {
-  let s = ip.replace(/[.:]/g, '-');
-  if (s.startsWith('-')) s = `0${s}`;
-  if (s.endsWith('-')) s = `${s}0`;
-  return s;
-}
-
-// ---- small containers -----------------------------------------------------
-
-/** namespace -> name -> V, without a "ns/name" string per entry. */
-class ByNs<V> {
-  private readonly m = new Map<string, Map<string, V>>();
-  size = 0;
-
-  get(ns: string, name: string): V | undefined {
-    return this.m.get(ns)?.get(name);
-  }
-  set(ns: string, name: string, v: V): void {
-    let inner = this.m.get(ns);
-    if (inner === undefined) { inner = new Map(); this.m.set(ns, inner); }
-    const n = inner.size;
-    inner.set(name, v);
-    this.size += inner.size - n;
-  }
-  delete(ns: string, name: string): boolean {
-    const inner = this.m.get(ns);
-    if (inner === undefined || !inner.delete(name)) return false;
-    this.size--;
-    if (inner.size === 0) this.m.delete(ns);
-    return true;
-  }
-  count(ns: string): number {
-    return this.m.get(ns)?.size ?? 0;
-  }
-  *values(): IterableIterator<V> {
-    for (const inner of this.m.values()) yield* inner.values();
-  }
-}
-
-/** A value of a one-or-more map: V itself, or V[] when there are several. */
-type Some<V> = V | V[];
-
-function addTo<V extends object>(m: Map<string, Some<V>>, k: string, v: V): void {
-  const cur = m.get(k);
-  if (cur === undefined) m.set(k, v);
-  else if (Array.isArray(cur)) { if (!cur.includes(v)) cur.push(v); }
-  else if (cur !== v) m.set(k, [cur, v]);
-}
-
-function removeFrom<V extends object>(m: Map<string, Some<V>>, k: string, v: V): void {
-  const cur = m.get(k);
-  if (cur === undefined) return;
-  if (!Array.isArray(cur)) {
-    if (cur === v) m.delete(k);
-    return;
-  }
-  const i = cur.indexOf(v);
-  if (i < 0) return;
-  cur.splice(i, 1);
-  if (cur.length === 1) m.set(k, cur[0]!);
-  else if (cur.length === 0) m.delete(k);
-}
-
-function each<V extends object>(s: Some<V> | undefined): readonly V[] {
-  if (s === undefined) return NONE;
-  return Array.isArray(s) ? s : [s];
-}
-
-function sameList<T>(a: readonly T[] | null, b: readonly T[] | null): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function samePorts(a: readonly PortRecord[], b: readonly PortRecord[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i]!, q = b[i]!;
-    if (p.name !== q.name || p.protocol !== q.protocol || p.port !== q.port) return false;
-  }
-  return true;
-}
-
-function sameService(a: Service, b: Service): boolean {
-  return a.kind === b.kind && a.externalName === b.externalName && a.publishNotReadyAddresses === b.publishNotReadyAddresses
-    && sameList(a.clusterIPs, b.clusterIPs) && samePorts(a.ports, b.ports);
-}
-
-function sameSlice(a: Slice, b: Slice): boolean {
-  return a.service === b.service && samePorts(a.ports, b.ports) && sameList(a.ips, b.ips)
-    && sameList(a.ready, b.ready) && sameList(a.hostnames, b.hostnames) && sameList(a.podNames, b.podNames);
-}
-
-function samePod(a: Pod, b: Pod): boolean {
-  return sameList(a.ips, b.ips);
-}
-
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (a[k] !== b[k]) return false;
-  return true;
-}
-
-// ---- tables: one kind's records and indexes, swapped whole by a relist ------
-
-class ServiceTable {
-  readonly byName = new ByNs<Service>();
-  readonly byIP = new Map<string, Some<Service>>();
-
-  add(s: Service): void {
-    const old = this.byName.get(s.namespace, s.name);
-    if (old !== undefined) this.drop(old);
-    this.byName.set(s.namespace, s.name, s);
-    for (const ip of s.clusterIPs) addTo(this.byIP, ip, s);
-  }
-  drop(s: Service): void {
-    this.byName.delete(s.namespace, s.name);
-    for (const ip of s.clusterIPs) removeFrom(this.byIP, ip, s);
-  }
-  same(o: ServiceTable): boolean {
-    if (this.byName.size !== o.byName.size) return false;
-    for (const s of this.byName.values()) {
-      const t = o.byName.get(s.namespace, s.name);
-      if (t === undefined || !sameService(s, t)) return false;
-    }
-    return true;
-  }
-}
-
-class SliceTable {
-  readonly byName = new ByNs<Slice>();
-  /** ns -> service -> its slices, in arrival order. */
-  readonly groups = new ByNs<Some<Slice>>();
-  readonly byIP = new Map<string, Some<Slice>>();
-
-  add(s: Slice): void {
-    const old = this.byName.get(s.namespace, s.name);
-    if (old !== undefined) this.drop(old);
-    this.byName.set(s.namespace, s.name, s);
-    const g = this.groups.get(s.namespace, s.service);
-    if (g === undefined) this.groups.set(s.namespace, s.service, s);
-    else if (Array.isArray(g)) g.push(s);
-    else this.groups.set(s.namespace, s.service, [g, s]);
-    for (const ip of s.ips) addTo(this.byIP, ip, s);
-  }
-  drop(s: Slice): void {
-    this.byName.delete(s.namespace, s.name);
-    const g = this.groups.get(s.namespace, s.service);
-    if (g === s) this.groups.delete(s.namespace, s.service);
-    else if (Array.isArray(g)) {
-      const i = g.indexOf(s);
-      if (i >= 0) g.splice(i, 1);
-      if (g.length === 1) this.groups.set(s.namespace, s.service, g[0]!);
-    }
-    for (const ip of s.ips) removeFrom(this.byIP, ip, s);
-  }
-  same(o: SliceTable): boolean {
-    if (this.byName.size !== o.byName.size) return false;
-    for (const s of this.byName.values()) {
-      const t = o.byName.get(s.namespace, s.name);
-      if (t === undefined || !sameSlice(s, t)) return false;
-    }
-    return true;
-  }
-}
-
-class PodTable {
-  readonly byName = new ByNs<Pod>();
-  readonly byIP = new Map<string, Some<Pod>>();
-
-  add(p: Pod): void {
-    const old = this.byName.get(p.namespace, p.name);
-    if (old !== undefined) this.drop(old);
-    this.byName.set(p.namespace, p.name, p);
-    for (const ip of p.ips) addTo(this.byIP, ip, p);
-  }
-  drop(p: Pod): void {
-    this.byName.delete(p.namespace, p.name);
-    for (const ip of p.ips) removeFrom(this.byIP, ip, p);
-  }
-  same(o: PodTable): boolean {
-    if (this.byName.size !== o.byName.size) return false;
-    for (const p of this.byName.values()) {
-      const q = o.byName.get(p.namespace, p.name);
-      if (q === undefined || !samePod(p, q)) return false;
-    }
-    return true;
-  }
-}
 
 const NO_BATCH: ReplaceBatch<Kind> = { add: () => undefined, commit: () => undefined };
 
@@ -332,22 +72,21 @@ export class Store implements StoreSink {
   /** SOA serial: Unix seconds of the last change (as CoreDNS). */
   serial = Math.floor(Date.now() / 1000);
 
-  private services = new ServiceTable();
-  private slices = new SliceTable();
+  private services = new Table(SERVICES);
+  private slices = new Table(SLICES);
   private namespaces = new Map<string, NamespaceRecord>();
-  private pods = new PodTable();
-  /** LRU order: the most recently used view is last. */
-  private views = new Map<string, ServiceView>();
-  private viewEntries = 0;
+  private pods = new Table(PODS);
+  private readonly views = new ViewCache();
   private syncedKinds = new Set<Kind>();
   private isSynced = false;
   private waiters: Array<() => void> = [];
-  private nsNames = new Map<string, string>();
-  private portLists = new Map<string, readonly PortRecord[]>();
-  /** "kind/field" -> values dropped so far (clusterdns_kubernetes_invalid_fields_total). */
-  private readonly invalid = new Map<string, number>();
+  private readonly compact: Compactor;
+  private readonly check = new FieldChecker();
+  /** coredns_kubernetes_dns_programming_duration_seconds (metrics.ts). */
+  readonly programming = new ProgrammingLatency();
 
   constructor(private readonly opts: StoreOptions) {
+    this.compact = new Compactor(opts.endpointPodNames);
     if (opts.required.length === 0) this.isSynced = true;
   }
 
@@ -362,21 +101,23 @@ export class Store implements StoreSink {
     }
   }
 
-  remove(kind: Kind, namespace: string, name: string): void {
+  remove(kind: Kind, namespace: string, name: string, triggerTime?: number): void {
     switch (kind) {
       case 'services': {
         const s = this.services.byName.get(namespace, name);
         if (s === undefined) return;
         this.services.drop(s);
-        this.dropView(namespace, name);
+        this.views.drop(namespace, name);
         break;
       }
       case 'endpointslices': {
         const s = this.slices.byName.get(namespace, name);
         if (s === undefined) return;
         this.slices.drop(s);
-        this.dropView(namespace, s.service);
-        break;
+        this.views.drop(namespace, s.service);
+        this.changed();
+        this.programmed(namespace, name, s.service, triggerTime);
+        return;
       }
       case 'namespaces':
         if (!this.namespaces.delete(name)) return;
@@ -405,20 +146,26 @@ export class Store implements StoreSink {
   beginReplace<K extends Kind>(kind: K): ReplaceBatch<K> {
     switch (kind) {
       case 'services': {
-        const t = new ServiceTable();
-        return this.batch<ServiceRecord>((r) => { const v = this.checkService(r); if (v !== null && this.admits(v)) t.add(this.compactService(v)); }, () => {
+        const t = new Table(SERVICES);
+        return this.batch<ServiceRecord>((r) => { const v = this.check.service(r); if (v !== null && this.admits(v)) t.add(this.compact.service(v)); }, () => {
           const same = t.same(this.services);
           this.services = t;
-          if (!same) { this.clearViews(); this.changed(); }
+          if (!same) { this.views.clear(); this.changed(); }
         }) as ReplaceBatch<K>;
       }
       case 'endpointslices': {
         if (this.opts.ignoreEndpoints) return NO_BATCH as ReplaceBatch<K>;
-        const t = new SliceTable();
-        return this.batch<SliceRecord>((r) => t.add(this.compactSlice(this.checkSlice(r))), () => {
+        const t = new Table(SLICES);
+        const triggered: Array<Pick<SliceRecord, 'namespace' | 'name' | 'service' | 'triggerTime'>> = [];
+        return this.batch<SliceRecord>((r) => {
+          t.add(this.compact.slice(this.check.slice(r)));
+          if (r.triggerTime !== undefined) triggered.push({ namespace: r.namespace, name: r.name, service: r.service, triggerTime: r.triggerTime });
+        }, () => {
           const same = t.same(this.slices);
           this.slices = t;
-          if (!same) { this.clearViews(); this.changed(); }
+          if (!same) { this.views.clear(); this.changed(); }
+          // As CoreDNS's informer, which sees a list as one sync event per object.
+          for (const r of triggered) this.programmed(r.namespace, r.name, r.service, r.triggerTime);
         }) as ReplaceBatch<K>;
       }
       case 'namespaces': {
@@ -430,8 +177,8 @@ export class Store implements StoreSink {
         }) as ReplaceBatch<K>;
       }
       default: {
-        const t = new PodTable();
-        return this.batch<PodRecord>((r) => t.add(this.compactPod(r)), () => {
+        const t = new Table(PODS);
+        return this.batch<PodRecord>((r) => t.add(this.compact.pod(r)), () => {
           const same = t.same(this.pods);
           this.pods = t;
           if (!same) this.changed();
@@ -468,10 +215,7 @@ export class Store implements StoreSink {
 
   /** Fields dropped on arrival because they cannot go on the wire, per kind and field. */
   invalidCounts(): Array<{ kind: Kind; field: InvalidField; count: number }> {
-    return [...this.invalid].map(([k, count]) => {
-      const [kind, field] = k.split('/') as [Kind, InvalidField];
-      return { kind, field, count };
-    });
+    return this.check.counts();
   }
 
   counts(): Record<string, number> {
@@ -496,29 +240,13 @@ export class Store implements StoreSink {
   view(svc: Service): ServiceView {
     const group = this.slices.groups.get(svc.namespace, svc.name);
     if (group === undefined) return EMPTY_VIEW;
-    const k = `${svc.namespace}/${svc.name}`;
-    let v = this.views.get(k);
-    if (v !== undefined) {
-      // Most recently used goes last.
-      this.views.delete(k);
-      this.views.set(k, v);
-      return v;
-    }
-    v = this.buildView(svc, each(group));
-    this.views.set(k, v);
-    this.viewEntries += v.entries.length;
-    for (const [ok, ov] of this.views) {
-      if (this.viewEntries <= MAX_VIEW_ENTRIES || ov === v) break;
-      this.views.delete(ok);
-      this.viewEntries -= ov.entries.length;
-    }
-    return v;
+    return this.views.get(svc.namespace, svc.name, () => buildView(svc, each(group), this.opts.endpointPodNames));
   }
 
   /** The service has at least one serving endpoint (without building its view). */
   hasEndpoints(svc: Service): boolean {
     for (const s of each(this.slices.groups.get(svc.namespace, svc.name))) {
-      for (let i = 0; i < s.ips.length; i++) if (this.serving(svc, s, i)) return true;
+      for (let i = 0; i < s.ips.length; i++) if (serving(svc, s, i)) return true;
     }
     return false;
   }
@@ -557,6 +285,16 @@ export class Store implements StoreSink {
     };
   }
 
+  /** The address's label under `svc` if it serves there: its first serving occurrence, in slice order. */
+  private servingLabel(svc: Service, ip: string, holders: readonly Slice[]): string | null {
+    for (const s of each(this.slices.groups.get(svc.namespace, svc.name))) {
+      if (!holders.includes(s)) continue;
+      const i = s.ips.findIndex((a, k) => a === ip && serving(svc, s, k));
+      if (i >= 0) return labelAt(s, i, ip, this.opts.endpointPodNames);
+    }
+    return null;
+  }
+
   private changed(): void {
     this.gen++;
     this.serial = Math.max(this.serial, Math.floor(Date.now() / 1000));
@@ -566,193 +304,48 @@ export class Store implements StoreSink {
     return this.opts.labels === null || matchSelector(this.opts.labels, svc.labels);
   }
 
-  /** The address's label under `svc` if it serves there: its first serving occurrence, in slice order. */
-  private servingLabel(svc: Service, ip: string, holders: readonly Slice[]): string | null {
-    for (const s of each(this.slices.groups.get(svc.namespace, svc.name))) {
-      if (!holders.includes(s)) continue;
-      for (let i = 0; i < s.ips.length; i++) {
-        if (s.ips[i] !== ip || !this.serving(svc, s, i)) continue;
-        return endpointLabel(ip, s.hostnames?.[i] ?? '', s.podNames?.[i] ?? '', this.opts.endpointPodNames);
-      }
-    }
-    return null;
-  }
-
-  private serving(svc: Service, s: Slice, i: number): boolean {
-    return s.ready === null || s.ready[i] === true || svc.publishNotReadyAddresses;
-  }
-
-  private buildView(svc: Service, slices: readonly Slice[]): ServiceView {
-    const byIP = new Map<string, EndpointEntry>();
-    for (const s of slices) {
-      for (let i = 0; i < s.ips.length; i++) {
-        if (!this.serving(svc, s, i)) continue;
-        const ip = s.ips[i]!;
-        const e = byIP.get(ip);
-        if (e === undefined) {
-          byIP.set(ip, {
-            ip,
-            v6: ip.includes(':'),
-            label: endpointLabel(ip, s.hostnames?.[i] ?? '', s.podNames?.[i] ?? '', this.opts.endpointPodNames),
-            ports: s.ports,
-          });
-        } else if (e.ports !== s.ports) {
-          const extra = s.ports.filter((p) => !e.ports.some((q) => q.name === p.name && q.protocol === p.protocol && q.port === p.port));
-          if (extra.length > 0) byIP.set(ip, { ...e, ports: [...e.ports, ...extra] });
-        }
-      }
-    }
-    return byIP.size === 0 ? EMPTY_VIEW : new ServiceView([...byIP.values()]);
-  }
-
-  private dropView(ns: string, svc: string): void {
-    const k = `${ns}/${svc}`;
-    const v = this.views.get(k);
-    if (v === undefined) return;
-    this.views.delete(k);
-    this.viewEntries -= v.entries.length;
-  }
-
-  private clearViews(): void {
-    this.views.clear();
-    this.viewEntries = 0;
-  }
-
-  private ns(name: string): string {
-    const known = this.nsNames.get(name);
-    if (known !== undefined) return known;
-    if (this.nsNames.size >= MAX_INTERNED) this.nsNames.clear();
-    this.nsNames.set(name, name);
-    return name;
-  }
-
-  private ports(list: readonly PortRecord[]): readonly PortRecord[] {
-    if (list.length === 0) return NONE;
-    const k = JSON.stringify(list.map((p) => [p.port, p.protocol, p.name]));
-    const known = this.portLists.get(k);
-    if (known !== undefined) return known;
-    if (this.portLists.size >= MAX_INTERNED) this.portLists.clear();
-    const own = Object.freeze(list.map((p) => Object.freeze({ name: p.name, protocol: p.protocol, port: p.port })));
-    this.portLists.set(k, own);
-    return own;
-  }
-
-  private compactService(r: ServiceRecord): Service {
-    return {
-      namespace: this.ns(r.namespace),
-      name: r.name,
-      kind: r.kind,
-      clusterIPs: r.clusterIPs.length === 0 ? NONE : r.clusterIPs.slice(),
-      externalName: r.externalName,
-      ports: this.ports(r.ports),
-      publishNotReadyAddresses: r.publishNotReadyAddresses,
-    };
-  }
-
-  private compactSlice(r: SliceRecord): Slice {
-    let n = 0;
-    for (const ep of r.endpoints) n += ep.addresses.length;
-    const ips: string[] = n === 0 ? (NONE as never[]) : new Array<string>(n);
-    let ready: boolean[] | null = null;
-    let hostnames: string[] | null = null;
-    let podNames: string[] | null = null;
-    const wantPods = this.opts.endpointPodNames;
-    let i = 0;
-    for (const ep of r.endpoints) {
-      for (const ip of ep.addresses) {
-        ips[i] = ip;
-        if (!ep.ready) ready ??= new Array<boolean>(n).fill(true);
-        if (ready !== null) ready[i] = ep.ready;
-        if (ep.hostname !== '') hostnames ??= new Array<string>(n).fill('');
-        if (hostnames !== null) hostnames[i] = ep.hostname;
-        if (wantPods && ep.podName !== '') podNames ??= new Array<string>(n).fill('');
-        if (podNames !== null) podNames[i] = ep.podName;
-        i++;
-      }
-    }
-    return { namespace: this.ns(r.namespace), name: r.name, service: r.service, ports: this.ports(r.ports), ips, ready, hostnames, podNames };
-  }
-
-  private compactPod(r: PodRecord): Pod {
-    return { namespace: this.ns(r.namespace), name: r.name, ips: r.ips.length === 0 ? NONE : r.ips.slice() };
-  }
-
   private upsertService(rec: ServiceRecord): void {
-    const r = this.checkService(rec);
+    const r = this.check.service(rec);
     if (r === null) return;
     const old = this.services.byName.get(r.namespace, r.name);
     if (!this.admits(r)) {
       if (old !== undefined) this.remove('services', r.namespace, r.name);
       return;
     }
-    const s = this.compactService(r);
-    if (old !== undefined && sameService(old, s)) return;
+    const s = this.compact.service(r);
+    if (old !== undefined && SERVICES.same(old, s)) return;
     this.services.add(s);
-    this.dropView(s.namespace, s.name);
+    this.views.drop(s.namespace, s.name);
     this.changed();
   }
 
   private upsertSlice(rec: SliceRecord): void {
-    const r = this.checkSlice(rec);
+    const r = this.check.slice(rec);
     const old = this.slices.byName.get(r.namespace, r.name);
-    const s = this.compactSlice(r);
-    if (old !== undefined && sameSlice(old, s)) return;
-    this.slices.add(s);
-    if (old !== undefined && old.service !== s.service) this.dropView(old.namespace, old.service);
-    this.dropView(s.namespace, s.service);
-    this.changed();
-  }
-
-  // ---- what may reach the wire ------------------------------------------
-  //
-  // The API validates these fields, but manifests, old objects and broken
-  // servers do not always: a 300-character ExternalName would become a name
-  // longer than DNS allows, a 70-character hostname a label the encoder
-  // refuses (SERVFAIL for the whole answer), port 70000 a wrong port. Such a
-  // value is dropped here, once, with a warning and a count: a service with
-  // a bad name is left out, a bad ExternalName makes the name NXDOMAIN, a
-  // bad hostname falls back to the dashed IP, a bad port is not published.
-
-  private checkService(r: ServiceRecord): ServiceRecord | null {
-    if (!NAME_LABEL.test(r.name)) return this.reject('services', r, 'name', r.name);
-    if (!NAME_LABEL.test(r.namespace)) return this.reject('services', r, 'namespace', r.namespace);
-    let out = r;
-    if (r.externalName !== '' && !isValidName(r.externalName)) {
-      this.reject('services', r, 'externalName', r.externalName);
-      out = { ...out, externalName: '' };
+    const s = this.compact.slice(r);
+    if (old === undefined || !SLICES.same(old, s)) {
+      this.slices.add(s);
+      if (old !== undefined && old.service !== s.service) this.views.drop(old.namespace, old.service);
+      this.views.drop(s.namespace, s.service);
+      this.changed();
     }
-    const ports = this.checkPorts('services', r, r.ports);
-    return ports === r.ports ? out : { ...out, ports };
+    // Also when nothing DNS shows changed: CoreDNS records every applied update.
+    this.programmed(r.namespace, r.name, r.service, r.triggerTime);
   }
 
-  private checkSlice(r: SliceRecord): SliceRecord {
-    let out = r;
-    const ports = this.checkPorts('endpointslices', r, r.ports);
-    if (ports !== r.ports) out = { ...out, ports };
-    if (r.endpoints.some((e) => e.hostname !== '' && !DNS_LABEL.test(e.hostname))) {
-      out = {
-        ...out,
-        endpoints: r.endpoints.map((e) => {
-          if (e.hostname === '' || DNS_LABEL.test(e.hostname)) return e;
-          this.reject('endpointslices', r, 'hostname', e.hostname);
-          return { ...e, hostname: '' };
-        }),
-      };
+  /**
+   * A slice change is applied: from now on answers carry it. Timed from its
+   * trigger time, when it has one and its service is known (CoreDNS's rules).
+   */
+  private programmed(ns: string, slice: string, service: string, triggerTime: number | undefined): void {
+    if (triggerTime === undefined) return;
+    if (Number.isNaN(triggerTime)) {
+      log('warn', 'kubernetes', 'DNS programming latency cannot be calculated: last-change-trigger-time is not RFC 3339', { object: `${ns}/${slice}` });
+      return;
     }
-    return out;
-  }
-
-  private checkPorts(kind: Kind, r: { namespace: string; name: string }, ports: PortRecord[]): PortRecord[] {
-    if (ports.every((p) => validPort(p.port))) return ports;
-    return ports.filter((p) => validPort(p.port) || this.reject(kind, r, 'port', `${p.name || '(unnamed)'}=${p.port}`) !== null);
-  }
-
-  private reject(kind: Kind, r: { namespace: string; name: string }, field: InvalidField, value: string): null {
-    const k = `${kind}/${field}`;
-    this.invalid.set(k, (this.invalid.get(k) ?? 0) + 1);
-    const shown = value.length > 80 ? `${value.slice(0, 80)}... (${value.length} characters)` : value;
-    log('warn', 'kubernetes', `invalid ${field} dropped: it cannot go into a DNS answer`, { kind, object: `${r.namespace}/${r.name}`, value: shown });
-    return null;
+    const svc = this.services.byName.get(ns, service);
+    if (svc === undefined) return;
+    this.programming.record(svc.kind === 'Headless' ? 'headless_with_selector' : 'cluster_ip', triggerTime);
   }
 
   private upsertNamespace(r: NamespaceRecord): void {
@@ -764,8 +357,8 @@ export class Store implements StoreSink {
 
   private upsertPod(r: PodRecord): void {
     const old = this.pods.byName.get(r.namespace, r.name);
-    const p = this.compactPod(r);
-    if (old !== undefined && samePod(old, p)) return;
+    const p = this.compact.pod(r);
+    if (old !== undefined && PODS.same(old, p)) return;
     this.pods.add(p);
     this.changed();
   }

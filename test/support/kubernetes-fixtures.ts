@@ -8,12 +8,12 @@ import type { DecodedPacket } from 'dns-packet';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QTYPE, RCODE } from '../src/dns/constants.js';
-import { records, type RR } from '../src/dns/reply.js';
-import { PLUGINS } from '../src/plugins/index.js';
-import type { PluginDefinition, Request } from '../src/server/plugin.js';
-import { rcodeOf, tcpQuery, udpQuery } from './support/dns.js';
-import { startCorefile, type Running } from './support/server.js';
+import { QTYPE, RCODE } from '../../src/dns/constants.js';
+import { records, type RR } from '../../src/dns/reply.js';
+import { PLUGINS } from '../../src/plugins/index.js';
+import type { PluginDefinition, Request } from '../../src/server/plugin.js';
+import { rcodeOf, tcpQuery, udpQuery } from './dns.js';
+import { startCorefile, type Running } from './server.js';
 
 export const CLUSTER: Record<string, string> = {
   'namespaces.yaml': `
@@ -239,6 +239,28 @@ items:
 `,
 };
 
+/**
+ * Manifest YAML of a headless Service (port http/80) and one EndpointSlice
+ * `<name>-1` holding these IPv4 addresses, all ready: for answers too big
+ * for one packet and the like.
+ */
+export function headlessYaml(ns: string, name: string, addresses: readonly string[]): string {
+  return `
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: ${ns}, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+endpoints:
+${addresses.map((ip) => `  - {addresses: [${ip}], conditions: {ready: true}}`).join('\n')}
+ports: [{name: http, port: 80, protocol: TCP}]
+`;
+}
+
 export function writeCluster(files: Record<string, string> = CLUSTER): string {
   const dir = mkdtempSync(join(tmpdir(), 'clusterdns-k8s-'));
   for (const [name, text] of Object.entries(files)) {
@@ -351,4 +373,39 @@ export function expectAnswer(a: Answer, answer: string[], additional?: string[])
   expect([...a.answer].sort()).to.deep.equal([...answer].sort());
   expect(a.authority).to.deep.equal([]);
   if (additional) expect([...a.additional].sort()).to.deep.equal([...additional].sort());
+}
+
+/**
+ * One row of a case table in CoreDNS's style (test.Case): the question and
+ * the whole reply. Answer and additional compare as sets; authority exactly;
+ * additional only when given. Every reply must be authoritative.
+ */
+export interface Case {
+  qname: string;
+  qtype: string;
+  rcode: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED';
+  answer: string[];
+  authority: string[];
+  additional?: string[];
+}
+
+/** NOERROR with these answer lines (and this additional section, when given). */
+export const answerCase = (qname: string, qtype: string, answer: string[], additional?: string[]): Case =>
+  ({ qname, qtype, rcode: 'NOERROR', answer, authority: [], ...(additional ? { additional } : {}) });
+/** NXDOMAIN with the zone's SOA. */
+export const nxCase = (qname: string, qtype: string, soa = SOA_CLUSTER(30)): Case => ({ qname, qtype, rcode: 'NXDOMAIN', answer: [], authority: [soa] });
+/** NOERROR, no answer, the zone's SOA. */
+export const nodataCase = (qname: string, qtype: string, soa = SOA_CLUSTER(30)): Case => ({ qname, qtype, rcode: 'NOERROR', answer: [], authority: [soa] });
+
+/** Asks every row over UDP and TCP (ask() insists they agree) and checks the whole reply. */
+export async function runCases(port: number, cases: readonly Case[]): Promise<void> {
+  for (const c of cases) {
+    const a = await ask(port, c.qname, c.qtype);
+    const what = `${c.qname} ${c.qtype}`;
+    expect(a.rcode, `${what}: rcode`).to.equal(c.rcode);
+    expect(a.aa, `${what}: AA`).to.equal(true);
+    expect([...a.answer].sort(), `${what}: answer`).to.deep.equal([...c.answer].sort());
+    expect(a.authority, `${what}: authority`).to.deep.equal(c.authority);
+    if (c.additional) expect([...a.additional].sort(), `${what}: additional`).to.deep.equal([...c.additional].sort());
+  }
 }
