@@ -34,8 +34,6 @@ export interface RouteOptions {
 }
 
 export const MAX_UPSTREAMS = 15;
-/** ctx.shared key under which every ForwardPlugin of the process is listed (ForwardPlugin[]). */
-export const SHARED_KEY = 'forward';
 export const DEFAULT_READ_TIMEOUT_MS = 2000;
 /** Clients (glibc, musl, Go) retry after 5 s: a budget above this is never useful. */
 export const MAX_READ_TIMEOUT_MS = 4500;
@@ -260,11 +258,8 @@ export const forwardPlugin: PluginDefinition = {
   setup(d, ctx) {
     const all = ctx.block.directives.filter((x) => x.name === 'forward');
     if (all.length > 0 && all[0] !== d) return null;
-    const plugin = new ForwardPlugin((all.length > 0 ? all : [d]).map(parseForward));
-    // Every forward instance of the process, for a metrics exporter to read.
-    const registry = (ctx.shared.get(SHARED_KEY) as ForwardPlugin[] | undefined) ?? [];
-    registry.push(plugin);
-    ctx.shared.set(SHARED_KEY, registry);
-    return plugin;
+    // Not listed anywhere process-wide: the metrics collector finds the
+    // plugin through the serving blocks, so a reload lets it go.
+    return new ForwardPlugin((all.length > 0 ? all : [d]).map(parseForward));
   },
 };
