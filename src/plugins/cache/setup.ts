@@ -1,6 +1,7 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { expectArgs, noBlock, parseDuration, parseIntArg, unknownOption } from '../../corefile/options.js';
+import { CACHE_FAMILIES } from './families.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { CachePlugin } from './cache.js';
 import { zoneArgs } from '../../corefile/zones.js';
@@ -144,5 +145,6 @@ export function parseCache(d: Directive, blockZoneList: readonly string[]): Cach
 
 export const cachePlugin: PluginDefinition = {
   name: 'cache',
+  metrics: CACHE_FAMILIES,
   setup: (d, ctx) => new CachePlugin(parseCache(d, ctx.block.zones)),
 };

@@ -4,6 +4,8 @@ import { isSubdomain } from '../../dns/names.js';
 import { RepeatedError, type Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { InflightLimit, sharedDefaultLimit } from './limit.js';
+import type { PluginSample } from '../../metrics/plugins.js';
+import { forwardSamples } from './families.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
 import type { CheckedReply } from '../../dns/wire.js';
@@ -230,6 +232,10 @@ export class ForwardPlugin implements Plugin {
 
   stop(): void {
     for (const r of this.routes) r.stop();
+  }
+
+  collectMetrics(): PluginSample[] {
+    return forwardSamples(this.metrics);
   }
 
   /** Human summary of health, for logs and debugging. */

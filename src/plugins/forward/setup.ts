@@ -5,6 +5,7 @@ import { configError } from '../../corefile/errors.js';
 import { parseServerKey } from '../../corefile/keys.js';
 import { expectArgs, parseDuration, parseHostPort, parseIntArg, unknownOption } from '../../corefile/options.js';
 import { nameKey } from '../../dns/names.js';
+import { FORWARD_FAMILIES } from './families.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { ForwardPlugin } from './forward.js';
 import type { TransportOptions, UpstreamAddress } from './upstream.js';
@@ -254,6 +255,7 @@ function positive(o: Directive, ms: number, what: string): number {
  */
 export const forwardPlugin: PluginDefinition = {
   name: 'forward',
+  metrics: FORWARD_FAMILIES,
   multiple: true,
   setup(d, ctx) {
     const all = ctx.block.directives.filter((x) => x.name === 'forward');

@@ -2,7 +2,6 @@ import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { expectArgs, parseDuration, parseHostPort, unknownOption } from '../../corefile/options.js';
 import type { PluginDefinition } from '../../server/plugin.js';
-import { httpOf } from '../../metrics/runtime.js';
 import { HealthPlugin } from './health.js';
 
 export interface HealthOptions {
@@ -33,5 +32,5 @@ export function parseHealth(d: Directive): HealthOptions {
 
 export const healthPlugin: PluginDefinition = {
   name: 'health',
-  setup: (d, ctx) => new HealthPlugin(parseHealth(d), httpOf(ctx.shared)),
+  setup: (d, ctx) => new HealthPlugin(parseHealth(d), ctx.services.http),
 };

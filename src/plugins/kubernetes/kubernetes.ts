@@ -4,8 +4,10 @@ import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
+import type { Placement, PluginSample } from '../../metrics/plugins.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
 import { Answerer, type Computed } from './answer.js';
+import { kubernetesSamples } from './families.js';
 import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
@@ -81,6 +83,16 @@ export class KubernetesPlugin implements Plugin {
 
   ready(): boolean {
     return this.store.synced;
+  }
+
+  collectMetrics(at: Placement): PluginSample[] {
+    return kubernetesSamples({
+      counts: this.store.counts(),
+      synced: this.store.syncedKindsList(),
+      invalid: this.store.invalidCounts(),
+      perKind: this.source?.counters?.() ?? {},
+      // Merge point: the programming-duration histograms, once the store or source keeps them.
+    }, at);
   }
 
   /** Both sources load @kubernetes/client-node (~0.8 s) only once they run. */

@@ -6,6 +6,7 @@ import { configError } from '../../corefile/errors.js';
 import { parseServerKey } from '../../corefile/keys.js';
 import { expectArgs, noBlock, parseDuration, parseIntArg, unknownOption } from '../../corefile/options.js';
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
+import { KUBERNETES_FAMILIES } from './families.js';
 import type { BlockInfo, PluginDefinition } from '../../server/plugin.js';
 import type { PodMode } from './answer.js';
 import { kubeconfigProblem } from './kubeconfig.js';
@@ -228,5 +229,6 @@ function bindAddresses(directives: Directive[]): string[] | null {
 
 export const kubernetesPlugin: PluginDefinition = {
   name: 'kubernetes',
+  metrics: KUBERNETES_FAMILIES,
   setup: (d, ctx) => new KubernetesPlugin(parseKubernetes(d, ctx.block), ctx),
 };

@@ -1,7 +1,6 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { expectArgs, parseHostPort } from '../../corefile/options.js';
-import { httpOf, metricsOf } from '../../metrics/runtime.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { PrometheusPlugin } from './prometheus.js';
 
@@ -24,5 +23,5 @@ export function parsePrometheus(d: Directive): PrometheusOptions {
 
 export const prometheusPlugin: PluginDefinition = {
   name: 'prometheus',
-  setup: (d, ctx) => new PrometheusPlugin(parsePrometheus(d), metricsOf(ctx.shared), httpOf(ctx.shared)),
+  setup: (d, ctx) => new PrometheusPlugin(parsePrometheus(d), ctx.services.metrics, ctx.services.http),
 };
