@@ -45,7 +45,7 @@ export function walkOptions<T>(d: Directive, plugin: string, table: OptionTable<
       throw unknownOptionError(o, plugin, Object.keys(table), extras.other?.hint);
     }
     if (o.block !== null) throw configError(o, `${plugin}: option "${o.name}" takes no block`);
-    if (seen.has(o.name) && !spec.repeat) throw configError(o, `${plugin}: option "${o.name}" is given twice; give it once`);
+    if (seen.has(o.name) && !spec.repeat) throw givenTwice(o, plugin, o.name);
     seen.add(o.name);
     const [min, max] = spec.args;
     const n = o.args.length;
@@ -60,4 +60,9 @@ export function unknownOptionError(o: Directive, plugin: string, accepted: reado
   if (accepted.length === 0 && hint === undefined) return configError(o, `${plugin}: unknown option "${o.name}"; ${plugin} takes no options`);
   const list = [...accepted, ...(hint === undefined ? [] : [hint])].join(', ');
   return configError(o, `${plugin}: unknown option "${o.name}"; accepted: ${list}`);
+}
+
+/** The error for an option given twice; `what` may be narrower than the name ("disable success"). */
+export function givenTwice(o: Directive, plugin: string, what: string) {
+  return configError(o, `${plugin}: option "${what}" is given twice; give it once`);
 }
