@@ -1,4 +1,6 @@
 import { networkInterfaces } from 'node:os';
+import type { Fallthrough } from '../../corefile/fallthrough.js';
+import { zoneText } from '../../corefile/zones.js';
 import { RCODE } from '../../dns/constants.js';
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
@@ -26,7 +28,7 @@ export class KubernetesPlugin implements Plugin {
   private readonly answers: Answerer;
   /** Plugin zones, longest first, so the first match is the most specific. */
   private readonly zones: string[];
-  private readonly fallthrough: string[] | null;
+  private readonly fallthrough: Fallthrough;
   private source: Source | null = null;
   private nsAddrs: string[] = [];
 
@@ -71,7 +73,7 @@ export class KubernetesPlugin implements Plugin {
         waited: `${timeout / 1000}s`, synced: this.store.syncedKindsList().join(',') || 'none', ...this.source.describe(),
       });
     } else {
-      log('info', 'kubernetes', 'synced', { zones: this.opts.zones.map((z) => z || '.').join(','), ...this.store.counts() });
+      log('info', 'kubernetes', 'synced', { zones: this.opts.zones.map(zoneText).join(','), ...this.store.counts() });
     }
   }
 
@@ -130,10 +132,7 @@ export class KubernetesPlugin implements Plugin {
   }
 
   private fallsThrough(lname: string): boolean {
-    const f = this.fallthrough;
-    if (f === null) return false;
-    for (const z of f) if (isSubdomain(lname, z)) return true;
-    return false;
+    return this.fallthrough.matches(lname);
   }
 
   private zoneOf(lname: string): string | null {
