@@ -52,7 +52,7 @@ describe('kubernetes: configuration errors', () => {
     refuse(block('        kubeconfig'), 3, /usage: kubeconfig KUBECONFIG \[CONTEXT\]/);
     refuse(block('        namespaces'), 3, /usage: namespaces NAMESPACE\.\.\./);
     refuse(block('        endpoint_pod_names yes'), 3, /option "endpoint_pod_names": wrong number of arguments/);
-    refuse(block('        noendpoints 1'), 3, /noendpoints: wrong number/);
+    refuse(block('        noendpoints 1'), 3, /option "noendpoints": wrong number/);
     refuse(block('        ignore'), 3, /usage: ignore empty_service/);
     refuse(block('        manifests'), 3, /usage: manifests PATH/);
     refuse(block('        labels'), 3, /usage: labels EXPRESSION/);
