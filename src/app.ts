@@ -1,11 +1,12 @@
 import type { Corefile } from './corefile/ast.js';
 import { CorefileError } from './corefile/errors.js';
-import { metricsOf, SERVER_KEY } from './metrics/runtime.js';
+import { familiesOf } from './metrics/plugins.js';
 import { PLUGINS } from './plugins/index.js';
-import { ReloadController, RELOAD_KEY } from './plugins/reload/controller.js';
+import { ReloadController } from './plugins/reload/controller.js';
 import { buildBlocks, type Block } from './server/build.js';
 import type { PluginDefinition } from './server/plugin.js';
 import { DnsServer, type ServerOptions } from './server/server.js';
+import { Services } from './services.js';
 
 export interface AppOptions extends ServerOptions {
   /** Port for server keys that name none (CoreDNS: 53). */
@@ -31,14 +32,15 @@ export function reloaderFor(server: DnsServer): ReloadController | undefined {
  */
 export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServer {
   // Process-wide services (HTTP side servers, metrics, the server itself):
-  // reloads build their blocks with the same map, so these outlive them.
-  const shared = new Map<string, unknown>();
+  // reloads build their blocks with the same object, so these outlive them.
+  const plugins = opts.plugins ?? PLUGINS;
+  const services = new Services(familiesOf(plugins));
   let server: DnsServer | null = null;
   const build = (cf: Corefile): Block[] => buildBlocks(cf, {
-    plugins: opts.plugins ?? PLUGINS,
+    plugins,
     defaultPort: opts.defaultPort ?? 53,
     forcePort: opts.forcePort,
-    shared,
+    services,
     // Bound late: plugins are built before the server that routes for them exists.
     resolve: (name, type) => {
       if (!server) throw new Error('server not started');
@@ -46,9 +48,9 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
     },
   });
   server = new DnsServer(build(corefile), opts);
-  shared.set(SERVER_KEY, server);
-  const reloader = new ReloadController(server, build, () => metricsOf(shared), opts.conf, corefile);
-  shared.set(RELOAD_KEY, reloader);
+  services.server = server;
+  const reloader = new ReloadController(server, build, () => services.metrics, opts.conf, corefile);
+  services.reload = reloader;
   reloaders.set(server, reloader);
   return server;
 }
@@ -60,11 +62,12 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
  */
 export function validateCorefile(corefile: Corefile, opts: AppOptions = {}): CorefileError[] {
   const problems: CorefileError[] = [];
+  const plugins = opts.plugins ?? PLUGINS;
   buildBlocks(corefile, {
-    plugins: opts.plugins ?? PLUGINS,
+    plugins,
     defaultPort: opts.defaultPort ?? 53,
     forcePort: opts.forcePort,
-    shared: new Map(),
+    services: new Services(familiesOf(plugins)),
     resolve: () => { throw new Error('validation only'); },
     problems,
   });

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Directive } from '../src/corefile/ast.js';
 import { CorefileError } from '../src/corefile/errors.js';
-import { expectArgs, noBlock, parseDuration, parseHostPort, parseIntArg, unknownOption } from '../src/corefile/options.js';
+import { expectArgs, noBlock, parseDuration, parseHostPort, parseIntArg } from '../src/corefile/options.js';
+import { unknownOptionError } from '../src/corefile/walk.js';
 
 const at = { file: 'Corefile', line: 9 };
 const dir = (name: string, args: string[] = [], block: Directive[] | null = null): Directive => ({ name, args, block, file: 'Corefile', line: 4 });
@@ -44,13 +45,13 @@ describe('corefile option helpers', () => {
     throwsAt(() => parseIntArg('', at, 1, 100, 'ttl'), 9, /invalid ttl/);
   });
 
-  it('expectArgs, noBlock, unknownOption point at the directive', () => {
+  it('expectArgs, noBlock, unknownOptionError point at the directive', () => {
     expectArgs(dir('forward', ['.', '1.1.1.1']), 2, Infinity, 'forward FROM TO...');
     throwsAt(() => expectArgs(dir('forward'), 2, Infinity, 'forward FROM TO...'), 4, /^forward: wrong number of arguments \(got 0\); usage: forward FROM TO\.\.\.$/);
     throwsAt(() => expectArgs(dir('ready', ['a', 'b']), 0, 1, 'ready [ADDRESS]'), 4, /got 2/);
     noBlock(dir('loop'));
     throwsAt(() => noBlock(dir('loop', [], [])), 4, /^loop takes no block$/);
-    const e = unknownOption(dir('maxfails', ['3']), 'forward', ['max_fails', 'policy']);
+    const e = unknownOptionError(dir('maxfails', ['3']), 'forward', ['max_fails', 'policy']);
     expect(e).to.be.instanceOf(CorefileError);
     expect(e.message).to.equal('Corefile:4: forward: unknown option "maxfails"; accepted: max_fails, policy');
   });

@@ -5,7 +5,6 @@
 import { expect } from 'chai';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import { performance } from 'node:perf_hooks';
-import { readPlugin } from '../src/metrics/plugins.js';
 import { LOOP_OPTION, markQuery, MAX_HOPS, readMarker, TAG_SIZE } from '../src/plugins/forward/hops.js';
 import type { ForwardPlugin } from '../src/plugins/forward/forward.js';
 import { queryBytes, rcodeOf, rrLines, tcpQuery, udpQuery, udpRaw } from './support/dns.js';
@@ -72,7 +71,7 @@ describe('forward: per-query loop protection', function () {
     const [fa, fb] = pair.captured.forwards;
     expect(loopsTo(fa!, `127.0.0.1:${b.port}`)).to.equal(1);
     expect(loopsTo(fb!, `127.0.0.1:${a.port}`)).to.equal(0, 'B only relayed the SERVFAIL');
-    const sample = readPlugin('forward', fa!.metrics, { server: `dns://:${a.port}`, zones: '.' })
+    const sample = fa!.collectMetrics()
       .find((s) => s.family === 'clusterdns_forward_loops_total');
     expect(sample?.sample).to.deep.equal({ labels: { to: `127.0.0.1:${b.port}` }, value: 1 });
 

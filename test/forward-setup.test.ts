@@ -120,14 +120,15 @@ describe('forward: configuration', () => {
     fails(f(opt('maxfails', '3')), /unknown option "maxfails"; accepted: except, force_tcp/, 4);
     fails(f(opt('max_fails', '-1')), /invalid max_fails/);
     fails(f(opt('max_concurrent', '0')), /invalid max_concurrent/);
-    fails(f(opt('tls', 'a', 'b', 'c')), /DNS over TLS is not supported/);
-    fails(f(opt('tls_servername', 'dns.quad9.net')), /DNS over TLS is not supported/);
+    fails(f(opt('tls', 'a', 'b', 'c')), /forward: option "tls" is not supported: clusterdns forwards plain DNS only/, 4);
+    fails(f(opt('tls_servername', 'dns.quad9.net')), /option "tls_servername" is not supported: clusterdns forwards plain DNS only/);
     fails(f(opt('read_timeout', '10s')), /too long: clients retry after 5s/);
     fails(f(opt('read_timeout', '0s')), /greater than 0/);
     fails(f(opt('expire', 'soon')), /invalid duration/);
     fails(f(opt('next', 'NXDOMIAN')), /unknown RCODE "NXDOMIAN"/);
     fails(f(opt('failover', 'NOERROR')), /NOERROR cannot be used/);
-    fails(f(opt('except')), /except needs at least one name/);
+    fails(f(opt('except')), /forward: option "except": wrong number of arguments \(got 0\); usage: except IGNORED_NAMES\.\.\./);
+    fails(f(opt('next')), /forward: option "next": wrong number of arguments \(got 0\); usage: next RCODE\.\.\./);
     fails(f(opt('force_tcp', 'yes')), /wrong number of arguments/);
     fails(f(opt('health_check', '1s', 'sometimes')), /unexpected "sometimes"/);
     fails(() => parseForward(dir(['.', '10.0.0.1'], [opt('policy', 'random'), opt('policy', 'sequential')])), /given twice/);

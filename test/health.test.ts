@@ -24,7 +24,7 @@ describe('health', function () {
     expect(parseHealth(directive('health'))).to.deep.equal({ host: '', port: 8080, lameduckMs: 0 });
     expect(parseHealth(directive('health 127.0.0.1:9999 {\n lameduck 5s\n}'))).to.deep.equal({ host: '127.0.0.1', port: 9999, lameduckMs: 5000 });
     expect(parseHealth(directive('health :8081'))).to.include({ host: '', port: 8081 });
-    expect(() => parseHealth(directive('health {\n lameduck\n}'))).to.throw(/h.Corefile:3: lameduck: wrong number of arguments/);
+    expect(() => parseHealth(directive('health {\n lameduck\n}'))).to.throw(/h.Corefile:3: health: option "lameduck": wrong number of arguments/);
     expect(() => parseHealth(directive('health {\n lameduck soon\n}'))).to.throw(/invalid duration "soon"/);
     expect(() => parseHealth(directive('health {\n lame 5s\n}'))).to.throw(/health: unknown option "lame"; accepted: lameduck/);
     expect(() => parseHealth(directive('health a b'))).to.throw(/wrong number of arguments/);

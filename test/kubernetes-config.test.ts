@@ -41,18 +41,18 @@ describe('kubernetes: configuration errors', () => {
   });
 
   it('obsolete CoreDNS options say so', () => {
-    refuse(block('        upstream'), 3, /upstream was removed from CoreDNS/);
-    refuse(block('        resyncperiod 30s'), 3, /resyncperiod was removed/);
+    refuse(block('        upstream'), 3, /kubernetes: option "upstream" is not supported: it was removed from CoreDNS/);
+    refuse(block('        resyncperiod 30s'), 3, /option "resyncperiod" is not supported: it was removed/);
   });
 
   it('wrong argument counts', () => {
-    refuse(block('        ttl'), 3, /ttl: wrong number of arguments \(got 0\); usage: ttl TTL/);
-    refuse(block('        pods insecure verified'), 3, /pods: wrong number of arguments/);
+    refuse(block('        ttl'), 3, /kubernetes: option "ttl": wrong number of arguments \(got 0\); usage: ttl TTL/);
+    refuse(block('        pods insecure verified'), 3, /option "pods": wrong number of arguments/);
     refuse(block('        tls a b'), 3, /usage: tls CERT KEY CACERT/);
     refuse(block('        kubeconfig'), 3, /usage: kubeconfig KUBECONFIG \[CONTEXT\]/);
     refuse(block('        namespaces'), 3, /usage: namespaces NAMESPACE\.\.\./);
-    refuse(block('        endpoint_pod_names yes'), 3, /endpoint_pod_names: wrong number of arguments/);
-    refuse(block('        noendpoints 1'), 3, /noendpoints: wrong number/);
+    refuse(block('        endpoint_pod_names yes'), 3, /option "endpoint_pod_names": wrong number of arguments/);
+    refuse(block('        noendpoints 1'), 3, /option "noendpoints": wrong number/);
     refuse(block('        ignore'), 3, /usage: ignore empty_service/);
     refuse(block('        manifests'), 3, /usage: manifests PATH/);
     refuse(block('        labels'), 3, /usage: labels EXPRESSION/);
@@ -70,12 +70,12 @@ describe('kubernetes: configuration errors', () => {
     refuse(block('        namespace_labels team > 3'), 3, /namespace_labels: invalid label selector/);
     refuse(block('        startup_timeout soon'), 3, /invalid duration "soon"/);
     refuse(block('        manifests /definitely/not/here'), 3, /manifests path \/definitely\/not\/here does not exist/);
-    refuse(block('        fallthrough bad..zone'), 3, /invalid fallthrough zone "bad\.\.zone"/);
-    refuse(block('        ttl 5 {\n        }'), 3, /ttl takes no block/);
+    refuse(block('        fallthrough bad..zone'), 3, /"bad\.\.zone": empty label/);
+    refuse(block('        ttl 5 {\n        }'), 3, /kubernetes: option "ttl" takes no block/);
   });
 
   it('options given twice; manifests with an API connection', () => {
-    refuse(block('        ttl 5\n        ttl 6'), 4, /ttl is given twice/);
+    refuse(block('        ttl 5\n        ttl 6'), 4, /kubernetes: option "ttl" is given twice; give it once/);
     refuse(block(`        endpoint https://10.0.0.1:6443\n        manifests ${dir}`), 4, /manifests replaces the API connection; remove endpoint or manifests/);
   });
 
@@ -131,7 +131,9 @@ describe('kubernetes: configuration errors', () => {
     expect(o.reverseZones).to.have.length(18);
     expect(o.primaryZone).to.equal('cluster.local');
     expect(o.pods).to.equal('insecure');
-    expect(o.fallthrough).to.deep.equal(['in-addr.arpa', 'ip6.arpa']);
+    expect(o.fallthrough.zones).to.deep.equal(['in-addr.arpa', 'ip6.arpa']);
+    expect(o.fallthrough.matches('1.0.0.10.in-addr.arpa')).to.equal(true);
+    expect(o.fallthrough.matches('x.cluster.local')).to.equal(false);
     expect(o.ttl).to.equal(30);
     expect([...o.namespaces!]).to.deep.equal(['demo', 'default']);
     expect(o.labels!.text).to.equal('environment in (production, staging), !legacy');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Kind, RecordOf, ServiceRecord, SliceRecord, StoreSink } from '../src/plugins/kubernetes/objects.js';
 import type { ApiSourceOptions } from '../src/plugins/kubernetes/source.js';
 import { ApiSource, type ApiSourceTuning, parseRetryAfter } from '../src/plugins/kubernetes/api-source.js';
-import { readPlugin } from '../src/metrics/plugins.js';
+import { kubernetesSamples } from '../src/plugins/kubernetes/families.js';
 import { FakeKubeApi, type FakeKubeApiOptions, endpointSlice, endpoints, namespace, pod, service } from './support/kube-api.js';
 
 const KINDS: Kind[] = ['services', 'endpointslices', 'namespaces', 'pods'];
@@ -440,7 +440,7 @@ describe('kubernetes API source (list+watch) against the fake API server', funct
     // Other kinds are not touched.
     expect(sink.replaces.namespaces).to.equal(1);
     // The metric, as /metrics reads it from the plugin.
-    const samples = readPlugin('kubernetes', { store: {}, source: src }, { server: 'dns://:53', zones: 'cluster.local.' });
+    const samples = kubernetesSamples({ counts: {}, synced: [], invalid: [], perKind: src.counters() }, { server: 'dns://:53', zones: 'cluster.local.' });
     const undecodable = samples.filter((p) => p.family === 'clusterdns_kubernetes_watch_undecodable_total');
     expect(Object.fromEntries(undecodable.map((p) => [p.sample.labels.kind, p.sample.value]))).to.deep.equal({ services: 1, endpointslices: 0, namespaces: 0, pods: 1 });
     await until(() => api.watchCount() === 4, 2000, 'watching again');

@@ -147,7 +147,7 @@ describe('loadbalance configuration', () => {
     expect(() => build('loadbalance weighted /etc/weights')).to.throw(/test\.Corefile:2: loadbalance: the weighted policy .* is not supported by clusterdns; use round_robin/);
     expect(() => build('loadbalance random')).to.throw(/test\.Corefile:2: loadbalance: unknown policy "random"; accepted: round_robin/);
     expect(() => build('loadbalance round_robin extra')).to.throw(/test\.Corefile:2: loadbalance: unexpected "extra"/);
-    expect(() => build('loadbalance {\n  prefer 10.0.0.0/8\n}')).to.throw(/test\.Corefile:3: loadbalance: "prefer" is not supported/);
+    expect(() => build('loadbalance {\n  prefer 10.0.0.0/8\n}')).to.throw(/test\.Corefile:3: loadbalance: option "prefer" is not supported/);
     expect(() => build('loadbalance\nloadbalance')).to.throw(/test\.Corefile:3: loadbalance appears more than once/);
   });
   it('accepts loadbalance and loadbalance round_robin', () => {

@@ -70,7 +70,7 @@ describe('prometheus', function () {
     expect(parsePrometheus(d('prometheus'))).to.deep.equal({ host: 'localhost', port: 9153 });
     expect(parsePrometheus(d('prometheus :9153'))).to.deep.equal({ host: '', port: 9153 });
     expect(parsePrometheus(d('prometheus 0.0.0.0:9253'))).to.deep.equal({ host: '0.0.0.0', port: 9253 });
-    expect(() => parsePrometheus(d('prometheus {\n tls web.yml\n}'))).to.throw(/p:3: prometheus: tls is not supported/);
+    expect(() => parsePrometheus(d('prometheus {\n tls web.yml\n}'))).to.throw(/p:3: prometheus: option "tls" is not supported/);
     expect(() => parsePrometheus(d('prometheus a b'))).to.throw(/wrong number of arguments/);
   });
 

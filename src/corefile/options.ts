@@ -3,7 +3,7 @@
 
 import { isIP } from 'node:net';
 import type { Directive } from './ast.js';
-import { configError, type CorefileError } from './errors.js';
+import { configError } from './errors.js';
 
 type At = { file: string; line: number };
 
@@ -57,11 +57,6 @@ export function expectArgs(d: Directive, min: number, max: number, usage: string
 
 export function noBlock(d: Directive): void {
   if (d.block !== null) throw configError(d, `${d.name} takes no block`);
-}
-
-/** Build (not throw) the error for an unrecognised line inside a plugin's block. */
-export function unknownOption(d: Directive, plugin: string, accepted: string[]): CorefileError {
-  return configError(d, `${plugin}: unknown option "${d.name}"; accepted: ${accepted.join(', ')}`);
 }
 
 /**

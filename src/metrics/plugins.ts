@@ -1,53 +1,22 @@
-// Metrics other plugins keep as plain public numbers (cache.stats,
-// forward.metrics, kubernetes.store / its watch source), turned into
-// Prometheus samples at scrape time, so those plugins' query paths pay
-// nothing for them. Names and labels follow CoreDNS's cache, forward/proxy
-// and kubernetes plugins; clusterdns_kubernetes_* are ours.
+// The generic side of plugin metrics. A plugin definition declares the
+// families it exports (PluginDefinition.metrics, as each CoreDNS plugin has
+// its own metrics.go); its instances report samples at scrape time through
+// Plugin.collectMetrics(), from plain numbers they keep, so their query
+// paths pay nothing. This collector knows no plugin: it walks the serving
+// blocks, keeps the counters of instances a reload replaced, and hands the
+// families to the registry.
 
-import { rcodeName } from '../dns/constants.js';
-import { ForwardMetrics } from '../plugins/forward/metrics.js';
-import type { Plugin } from '../server/plugin.js';
 import type { Aggregator } from 'prom-client';
+import type { Block } from '../server/build.js';
+import type { Plugin, PluginDefinition } from '../server/plugin.js';
+import { mergeSamples, sampleKey } from './dns.js';
 import { histogramSamples, type Labels, type MetricKind, type Sample } from './snapshot.js';
 
 /** `aggregator`: how values of several `--workers` processes combine (default sum). */
 export interface FamilySpec { help: string; type: MetricKind; aggregator?: Aggregator }
 
-/** Every family a plugin reader may produce (registered up front, empty until a plugin reports). */
-export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
-  coredns_cache_entries: { type: 'gauge', help: 'The number of elements in the cache.' },
-  coredns_cache_requests_total: { type: 'counter', help: 'The count of cache requests.' },
-  coredns_cache_hits_total: { type: 'counter', help: 'The count of cache hits.' },
-  coredns_cache_misses_total: { type: 'counter', help: 'The count of cache misses. Deprecated, derive misses from cache hits/requests counters.' },
-  coredns_cache_prefetch_total: { type: 'counter', help: 'The number of times the cache has prefetched a cached item.' },
-  coredns_cache_served_stale_total: { type: 'counter', help: 'The number of requests served from stale cache entries.' },
-  coredns_cache_drops_total: { type: 'counter', help: 'The number responses that are not cached, because the reply is malformed.' },
-  coredns_cache_evictions_total: { type: 'counter', help: 'The count of cache evictions.' },
-
-  coredns_forward_requests_total: { type: 'counter', help: 'Counter of requests made per upstream.' },
-  coredns_forward_responses_total: { type: 'counter', help: 'Counter of responses received per upstream.' },
-  coredns_forward_request_duration_seconds: { type: 'histogram', help: 'Histogram of the time each request took.' },
-  coredns_forward_healthcheck_failures_total: { type: 'counter', help: 'Counter of the number of failed healthchecks.' },
-  coredns_forward_healthcheck_broken_total: { type: 'counter', help: 'Counter of the number of complete failures of the healthchecks.' },
-  coredns_forward_max_concurrent_rejects_total: { type: 'counter', help: 'Counter of the number of queries rejected because the concurrent queries were at maximum.' },
-  clusterdns_forward_loops_total: { type: 'counter', help: 'Queries answered SERVFAIL because they came back to this server through the upstream (a forwarding loop), or passed too many forwarders.' },
-  coredns_proxy_request_duration_seconds: { type: 'histogram', help: 'Histogram of the time each request took.' },
-  coredns_proxy_healthcheck_failures_total: { type: 'counter', help: 'Counter of the number of failed healthchecks.' },
-  coredns_proxy_conn_cache_hits_total: { type: 'counter', help: 'Counter of connection cache hits per upstream and protocol.' },
-  coredns_proxy_conn_cache_misses_total: { type: 'counter', help: 'Counter of connection cache misses per upstream and protocol.' },
-
-  coredns_kubernetes_dns_programming_duration_seconds: { type: 'histogram', help: 'Histogram of the time (in seconds) it took to program a dns instance.' },
-
-  clusterdns_kubernetes_snapshot_age_seconds: { type: 'gauge', aggregator: 'max', help: 'Age of the snapshot answers come from while the API is not synced; absent when answers come from live data.' },
-  clusterdns_kubernetes_synced: { type: 'gauge', aggregator: 'min', help: '1 once the kind has completed its first full list, else 0.' },
-  clusterdns_kubernetes_last_event_age_seconds: { type: 'gauge', aggregator: 'max', help: 'Seconds since the last watch event (bookmarks included) of the kind; absent before the first.' },
-  clusterdns_kubernetes_objects: { type: 'gauge', aggregator: 'max', help: 'Objects of the kind held in the store.' },
-  clusterdns_kubernetes_relists_total: { type: 'counter', help: 'Full lists after the first one (watch history expired, restarts).' },
-  clusterdns_kubernetes_watch_restarts_total: { type: 'counter', help: 'Watches that ended for any reason other than shutdown.' },
-  clusterdns_kubernetes_watch_events_total: { type: 'counter', help: 'Watch events received.' },
-  clusterdns_kubernetes_invalid_fields_total: { type: 'counter', help: 'Object fields dropped on arrival because they cannot go into a DNS answer (bad name, ExternalName, hostname, port).' },
-  clusterdns_kubernetes_watch_undecodable_total: { type: 'counter', help: 'Watch lines that were not a JSON event of a known type (each one forces a relist).' },
-};
+/** Family name -> its help, type and worker aggregation. */
+export type MetricFamilies = Readonly<Record<string, FamilySpec>>;
 
 export interface PluginSample {
   family: string;
@@ -63,151 +32,96 @@ export interface Placement {
   zones: string;
 }
 
+/** A cumulative histogram as plugins keep them (counts[i] = observations <= bounds[i]). */
+export interface HistogramLike { bounds: readonly number[]; counts: readonly number[]; sum: number; count: number }
+
+/** One sample of a family; counters are monotonic, gauges not. */
+export function pluginSample(family: string, labels: Labels, value: number, monotonic: boolean): PluginSample {
+  return { family, sample: { labels, value }, monotonic };
+}
+
+/** The _bucket/_sum/_count samples of one histogram series (always monotonic). */
+export function histogramPluginSamples(family: string, labels: Labels, h: HistogramLike): PluginSample[] {
+  return histogramSamples(family, labels, h.bounds, h.counts, h.sum, h.count, true).map((sample) => ({ family, sample, monotonic: true }));
+}
+
+/** Every family the definitions declare; a name declared twice must mean the same family. */
+export function familiesOf(defs: readonly PluginDefinition[]): MetricFamilies {
+  const out: Record<string, FamilySpec> = {};
+  for (const def of defs) {
+    for (const [name, spec] of Object.entries(def.metrics ?? {})) {
+      const prev = out[name];
+      if (prev && (prev.type !== spec.type || prev.aggregator !== spec.aggregator)) {
+        throw new Error(`metric family ${name} is declared twice with different types (plugin ${def.name})`);
+      }
+      out[name] = spec;
+    }
+  }
+  return out;
+}
+
+interface Tracked { plugin: Plugin; at: Placement; last: PluginSample[] }
+
 /**
- * The object holding a plugin's numbers, if it keeps any we export. The
- * same object is what the collector tracks across reloads.
+ * Reads every serving plugin once per scrape. A plugin instance a reload
+ * replaced hands its counters over, so they never go back (CoreDNS keeps
+ * its counters in process-wide collectors; ours live in the instances).
  */
-export function statsOf(p: Plugin): object | null {
-  const q = p as unknown as Record<string, unknown>;
-  if (p.name === 'forward' && q.metrics instanceof ForwardMetrics) return q.metrics;
-  if (p.name === 'cache' && isCacheStats(q.stats) && typeof q.entries === 'function') return p;
-  if (p.name === 'kubernetes' && isObject(q.store)) return p;
-  return null;
-}
+export class PluginCollector {
+  /** Plugin instances seen at the last scrape, with their last monotonic samples. */
+  private tracked = new Map<Plugin, Tracked>();
+  /** Final counter values of plugin instances a reload replaced, per family and series. */
+  private readonly retired = new Map<string, Map<string, Sample>>();
 
-export function readPlugin(name: string, stats: object, at: Placement): PluginSample[] {
-  if (stats instanceof ForwardMetrics) return readForward(stats);
-  if (name === 'cache') return readCache(stats as CacheLike, at);
-  if (name === 'kubernetes') return readKubernetes(stats as KubernetesLike, at);
-  return [];
-}
+  constructor(
+    private readonly blocks: () => readonly Block[],
+    private readonly placement: (b: Block) => Placement,
+  ) {}
 
-// ---- cache ---------------------------------------------------------------
-
-interface CacheLike {
-  stats: {
-    requests: number; hits: { success: number; denial: number }; misses: number;
-    prefetches: number; servedStale: number; drops: number; evictions: { success: number; denial: number };
-  };
-  entries(): { success: number; denial: number };
-}
-
-function isCacheStats(v: unknown): boolean {
-  return isObject(v) && typeof (v as { requests?: unknown }).requests === 'number';
-}
-
-function readCache(c: CacheLike, at: Placement): PluginSample[] {
-  const base: Labels = { server: at.server, zones: at.zones, view: '' };
-  const s = c.stats;
-  const e = c.entries();
-  const m = (family: string, labels: Labels, value: number, monotonic = true): PluginSample => ({ family, sample: { labels, value }, monotonic });
-  return [
-    m('coredns_cache_entries', { ...base, type: 'success' }, e.success, false),
-    m('coredns_cache_entries', { ...base, type: 'denial' }, e.denial, false),
-    m('coredns_cache_requests_total', base, s.requests),
-    m('coredns_cache_hits_total', { ...base, type: 'success' }, s.hits.success),
-    m('coredns_cache_hits_total', { ...base, type: 'denial' }, s.hits.denial),
-    m('coredns_cache_misses_total', base, s.misses),
-    m('coredns_cache_prefetch_total', base, s.prefetches),
-    m('coredns_cache_served_stale_total', base, s.servedStale),
-    m('coredns_cache_drops_total', base, s.drops),
-    m('coredns_cache_evictions_total', { ...base, type: 'success' }, s.evictions.success),
-    m('coredns_cache_evictions_total', { ...base, type: 'denial' }, s.evictions.denial),
-  ];
-}
-
-// ---- forward -------------------------------------------------------------
-
-function readForward(f: ForwardMetrics): PluginSample[] {
-  const out: PluginSample[] = [];
-  const c = (family: string, labels: Labels, value: number): void => { out.push({ family, sample: { labels, value }, monotonic: true }); };
-  c('coredns_forward_healthcheck_broken_total', {}, f.healthcheckBroken);
-  c('coredns_forward_max_concurrent_rejects_total', {}, f.maxConcurrentRejects);
-  for (const [to, u] of f.upstreams) {
-    c('coredns_forward_requests_total', { to }, u.requests);
-    for (const [rcode, n] of u.responses) c('coredns_forward_responses_total', { to, rcode: rcodeText(rcode) }, n);
-    c('coredns_forward_healthcheck_failures_total', { to }, u.healthcheckFailures);
-    c('coredns_proxy_healthcheck_failures_total', { proxy_name: 'forward', to }, u.healthcheckFailures);
-    c('coredns_proxy_conn_cache_hits_total', { proxy_name: 'forward', to, proto: 'tcp' }, u.connCacheHits);
-    c('coredns_proxy_conn_cache_misses_total', { proxy_name: 'forward', to, proto: 'tcp' }, u.connCacheMisses);
-    c('clusterdns_forward_loops_total', { to }, u.loops);
-    for (const [rcode, h] of u.durations) {
-      const rc = rcodeText(rcode);
-      for (const [family, labels] of [
-        ['coredns_forward_request_duration_seconds', { to, rcode: rc }],
-        ['coredns_proxy_request_duration_seconds', { proxy_name: 'forward', to, rcode: rc }],
-      ] as const) {
-        for (const sample of histogramSamples(family, labels, h.bounds, h.counts, h.sum, h.count, true)) {
-          out.push({ family, sample, monotonic: true });
-        }
+  /** Every plugin family's merged samples, by family name. */
+  collect(): Map<string, Sample[]> {
+    const live = new Map<Plugin, Tracked>();
+    for (const b of this.blocks()) {
+      const at = this.placement(b);
+      for (const p of b.plugins) {
+        if (p.collectMetrics) live.set(p, this.tracked.get(p) ?? { plugin: p, at, last: [] });
       }
     }
+    for (const [p, t] of this.tracked) if (!live.has(p)) this.retire(t);
+    const byFamily = new Map<string, Sample[]>();
+    const push = (family: string, s: Sample): void => {
+      let list = byFamily.get(family);
+      if (!list) { list = []; byFamily.set(family, list); }
+      list.push(s);
+    };
+    for (const [family, m] of this.retired) for (const s of m.values()) push(family, s);
+    for (const t of live.values()) {
+      const samples = t.plugin.collectMetrics?.(t.at) ?? [];
+      t.last = samples.filter((ps) => ps.monotonic);
+      for (const ps of samples) push(ps.family, ps.sample);
+    }
+    this.tracked = live;
+    return new Map([...byFamily].map(([f, list]) => [f, mergeSamples(list)]));
   }
-  return out;
-}
 
-// ---- kubernetes ----------------------------------------------------------
-
-interface KindCounters { relists: number; watchRestarts: number; events: number; undecodable?: number; lastEventAt: number; synced: boolean }
-/** A cumulative histogram as the forward plugin keeps them (counts[i] = observations <= bounds[i]). */
-interface HistogramLike { bounds: readonly number[]; counts: readonly number[]; sum: number; count: number }
-
-interface KubernetesLike {
   /**
-   * Hook for coredns_kubernetes_dns_programming_duration_seconds{service_kind}:
-   * if the plugin keeps these (time from an EndpointSlice's
-   * endpoints.kubernetes.io/last-change-trigger-time to the store applying
-   * it), per service kind ("cluster_ip", "headless_with_selector", ...).
+   * Gone with a reload: keep its counters, the larger of its last read and
+   * now (a stopped plugin may no longer expose everything).
    */
-  programmingDurations?: Map<string, HistogramLike>;
-  store: { counts?(): Record<string, number>; syncedKindsList?(): string[]; invalidCounts?(): Array<{ kind: string; field: string; count: number }> };
-  snapshotAge?(): number | null;
-  /** The API watch source (private in the plugin; read duck-typed, may be a manifest source). */
-  source?: { counters?(): Record<string, KindCounters> } | null;
-}
-
-function readKubernetes(k: KubernetesLike, at: Placement): PluginSample[] {
-  const out: PluginSample[] = [];
-  const add = (family: string, kind: string, value: number, monotonic: boolean): void => {
-    out.push({ family, sample: { labels: { zones: at.zones, kind }, value }, monotonic });
-  };
-  const counts = typeof k.store.counts === 'function' ? k.store.counts() : {};
-  const synced = new Set(typeof k.store.syncedKindsList === 'function' ? k.store.syncedKindsList() : []);
-  const perKind = k.source && typeof k.source.counters === 'function' ? k.source.counters() : {};
-  if (k.programmingDurations instanceof Map) {
-    const family = 'coredns_kubernetes_dns_programming_duration_seconds';
-    for (const [kind, h] of k.programmingDurations) {
-      for (const sample of histogramSamples(family, { service_kind: kind }, h.bounds, h.counts, h.sum, h.count, true)) {
-        out.push({ family, sample, monotonic: true });
-      }
+  private retire(t: Tracked): void {
+    const final = new Map(t.last.map((ps) => [ps.family + sampleKey(ps.sample), ps]));
+    for (const ps of t.plugin.collectMetrics?.(t.at) ?? []) {
+      if (!ps.monotonic) continue;
+      const k = ps.family + sampleKey(ps.sample);
+      const prev = final.get(k);
+      if (!prev || ps.sample.value > prev.sample.value) final.set(k, ps);
+    }
+    for (const ps of final.values()) {
+      let m = this.retired.get(ps.family);
+      if (!m) { m = new Map(); this.retired.set(ps.family, m); }
+      const k = sampleKey(ps.sample);
+      const prev = m.get(k);
+      if (prev) prev.value += ps.sample.value; else m.set(k, { ...ps.sample });
     }
   }
-  const age = typeof k.snapshotAge === 'function' ? k.snapshotAge() : null;
-  if (age !== null) out.push({ family: 'clusterdns_kubernetes_snapshot_age_seconds', sample: { labels: { zones: at.zones }, value: age }, monotonic: false });
-  if (typeof k.store.invalidCounts === 'function') {
-    for (const { kind, field, count } of k.store.invalidCounts()) {
-      out.push({ family: 'clusterdns_kubernetes_invalid_fields_total', sample: { labels: { zones: at.zones, kind, field }, value: count }, monotonic: true });
-    }
-  }
-  const kinds = new Set([...Object.keys(perKind), ...synced]);
-  for (const kind of kinds) {
-    add('clusterdns_kubernetes_synced', kind, synced.has(kind) || perKind[kind]?.synced ? 1 : 0, false);
-    if (counts[kind] !== undefined) add('clusterdns_kubernetes_objects', kind, counts[kind]!, false);
-    const c = perKind[kind];
-    if (!c) continue;
-    add('clusterdns_kubernetes_relists_total', kind, c.relists, true);
-    add('clusterdns_kubernetes_watch_restarts_total', kind, c.watchRestarts, true);
-    add('clusterdns_kubernetes_watch_events_total', kind, c.events, true);
-    if (c.undecodable !== undefined) add('clusterdns_kubernetes_watch_undecodable_total', kind, c.undecodable, true);
-    if (c.lastEventAt > 0) add('clusterdns_kubernetes_last_event_age_seconds', kind, Math.max(0, (Date.now() - c.lastEventAt) / 1000), false);
-  }
-  return out;
-}
-
-// ---- helpers -------------------------------------------------------------
-
-const rcodeText = rcodeName;
-
-function isObject(v: unknown): v is object {
-  return typeof v === 'object' && v !== null;
 }

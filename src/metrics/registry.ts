@@ -1,32 +1,29 @@
 // The process's metrics: one prom-client Registry holding CoreDNS's DNS
-// metrics (computed from dns.ts's counters), the metrics other plugins keep
-// (plugins.ts), build info, panics, reload failures and the process/Node.js
-// default metrics. One instance lives in SetupContext.shared, so it
+// metrics (computed from dns.ts's counters), the families plugins declare
+// and report (plugins.ts), build info, panics, reload failures and the
+// process/Node.js default metrics. One instance lives in Services, so it
 // outlives reloads: counters never go back to zero when the Corefile changes.
 
 import client from 'prom-client';
 import type { Block } from '../server/build.js';
-import { DnsMetrics, mergeSamples, sampleKey, zoneLabel } from './dns.js';
-import { PLUGIN_FAMILIES, readPlugin, statsOf, type Placement, type PluginSample } from './plugins.js';
+import { DnsMetrics, mergeSamples, zoneLabel } from './dns.js';
+import { PluginCollector, type MetricFamilies } from './plugins.js';
 import { SnapshotMetric, type Sample } from './snapshot.js';
 import { packageVersion, revision } from '../version.js';
-
-interface Tracked { name: string; at: Placement; last: PluginSample[] }
 
 export class Metrics {
   readonly registry = new client.Registry();
   readonly dns = new DnsMetrics();
   readonly reloadFailed: client.Counter;
-  /** Plugin stats objects seen at the last scrape, with their last monotonic samples. */
-  private tracked = new Map<object, Tracked>();
-  /** Final counter values of plugin instances a reload replaced, per family and series. */
-  private readonly retired = new Map<string, Map<string, Sample>>();
+  private readonly plugins: PluginCollector;
   private families = new Map<string, Sample[]>();
   private processMetrics = false;
   /** Plugin families were read during this turn of the event loop. */
   private fresh = false;
 
-  constructor(private readonly blocks: () => readonly Block[]) {
+  /** `pluginFamilies`: what the plugin definitions declare (registered up front, empty until a plugin reports). */
+  constructor(private readonly blocks: () => readonly Block[], pluginFamilies: MetricFamilies = {}) {
+    this.plugins = new PluginCollector(blocks, (b) => ({ server: serverLabels(b)[0] ?? '', zones: b.zones.map(zoneLabel).join(',') }));
     const r = this.registry;
     const dns = this.dns;
     new SnapshotMetric('coredns_dns_requests_total', 'Counter of DNS requests made per zone, protocol and family.', 'counter', () => dns.requestsTotal()).register(r);
@@ -37,7 +34,7 @@ export class Metrics {
     new SnapshotMetric('coredns_dns_responses_total', 'Counter of response status codes.', 'counter', () => dns.responsesTotal()).register(r);
     new SnapshotMetric('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => [{ labels: {}, value: dns.panics }]).register(r);
     new SnapshotMetric('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled(), 'first').register(r);
-    for (const [name, spec] of Object.entries(PLUGIN_FAMILIES)) {
+    for (const [name, spec] of Object.entries(pluginFamilies)) {
       new SnapshotMetric(name, spec.help, spec.type, () => this.family(name), spec.aggregator).register(r);
     }
     const build = new client.Gauge({
@@ -74,7 +71,7 @@ export class Metrics {
    */
   private family(name: string): Sample[] {
     if (!this.fresh) {
-      this.collectPlugins();
+      this.families = this.plugins.collect();
       this.fresh = true;
       setImmediate(() => { this.fresh = false; });
     }
@@ -83,51 +80,6 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  /** Reads every plugin's numbers once per scrape; replaced instances hand their counters over. */
-  private collectPlugins(): void {
-    const live = new Map<object, Tracked>();
-    for (const b of this.blocks()) {
-      const at: Placement = { server: serverLabels(b)[0] ?? '', zones: b.zones.map(zoneLabel).join(',') };
-      for (const p of b.plugins) {
-        const stats = statsOf(p);
-        if (stats) live.set(stats, this.tracked.get(stats) ?? { name: p.name, at, last: [] });
-      }
-    }
-    for (const [stats, t] of this.tracked) {
-      if (live.has(stats)) continue;
-      // Gone with a reload: keep its counters, the larger of its last read and
-      // now (a stopped plugin may no longer expose everything).
-      const final = new Map(t.last.map((ps) => [ps.family + sampleKey(ps.sample), ps]));
-      for (const ps of readPlugin(t.name, stats, t.at)) {
-        if (!ps.monotonic) continue;
-        const k = ps.family + sampleKey(ps.sample);
-        const prev = final.get(k);
-        if (!prev || ps.sample.value > prev.sample.value) final.set(k, ps);
-      }
-      for (const ps of final.values()) {
-        let m = this.retired.get(ps.family);
-        if (!m) { m = new Map(); this.retired.set(ps.family, m); }
-        const k = sampleKey(ps.sample);
-        const prev = m.get(k);
-        if (prev) prev.value += ps.sample.value; else m.set(k, { ...ps.sample });
-      }
-    }
-    const byFamily = new Map<string, Sample[]>();
-    const push = (family: string, s: Sample): void => {
-      let list = byFamily.get(family);
-      if (!list) { list = []; byFamily.set(family, list); }
-      list.push(s);
-    };
-    for (const [family, m] of this.retired) for (const s of m.values()) push(family, s);
-    for (const [stats, t] of live) {
-      const samples = readPlugin(t.name, stats, t.at);
-      t.last = samples.filter((ps) => ps.monotonic);
-      for (const ps of samples) push(ps.family, ps.sample);
-    }
-    this.tracked = live;
-    this.families = new Map([...byFamily].map(([f, list]) => [f, mergeSamples(list)]));
   }
 
   private pluginEnabled(): Sample[] {

@@ -3,6 +3,7 @@ import { configError, CorefileError } from '../corefile/errors.js';
 import { parseServerKey, type ServerKey } from '../corefile/keys.js';
 import { RCODE } from '../dns/constants.js';
 import { failure } from '../dns/reply.js';
+import type { Services } from '../services.js';
 import type { Handler, Plugin, PluginDefinition, Request, SetupContext } from './plugin.js';
 
 /** Every CoreDNS directive: one we lack is "not supported", anything else "unknown". */
@@ -40,7 +41,7 @@ export interface BuildOptions {
   /** Port for keys without one (--port / -dns.port). */
   defaultPort: number;
   resolve: SetupContext['resolve'];
-  shared: Map<string, unknown>;
+  services: Services;
   /** Port override for every block (tests run the kubeadm Corefile on a free port). */
   forcePort?: number;
   /**
@@ -89,7 +90,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   const ctx: SetupContext = {
     block: { keys, zones, directives: sb.directives, file: sb.file, line: sb.line },
     resolve: opts.resolve,
-    shared: opts.shared,
+    services: opts.services,
   };
   if (opts.problems) {
     // One problem per unknown directive, each at its own line.

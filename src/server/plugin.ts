@@ -2,6 +2,8 @@ import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
 import type { Reply } from '../dns/reply.js';
+import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
+import type { Services } from '../services.js';
 
 /** One query on its way through a server block's chain. */
 export interface Request extends ParsedQuery {
@@ -73,6 +75,12 @@ export interface Plugin {
   ready?(): boolean;
   /** True when this plugin recurses for clients (sets RA). */
   readonly recursive?: boolean;
+  /**
+   * Samples of the families its PluginDefinition.metrics declares, read at
+   * each scrape. Counters (monotonic samples) of an instance a reload
+   * replaced are carried over by the collector.
+   */
+  collectMetrics?(at: Placement): PluginSample[];
 }
 
 /** Facts about the block a directive sits in. */
@@ -89,8 +97,8 @@ export interface SetupContext {
   block: BlockInfo;
   /** Resolve a name through the whole server, as a client would (CNAME chasing). */
   resolve(name: string, type: number): Promise<Reply>;
-  /** Process-wide services shared by blocks (side servers, metrics registry). */
-  shared: Map<string, unknown>;
+  /** Process-wide services shared by blocks, outliving reloads (side servers, metrics, the server). */
+  services: Services;
 }
 
 export interface PluginDefinition {
@@ -98,6 +106,8 @@ export interface PluginDefinition {
   name: string;
   /** May the directive appear more than once in a block? */
   multiple?: boolean;
+  /** Metric families this plugin's instances report through Plugin.collectMetrics(). */
+  metrics?: MetricFamilies;
   /** Validates the directive and builds the plugin; null for config-only directives (bind). */
   setup(d: Directive, ctx: SetupContext): Plugin | null;
 }

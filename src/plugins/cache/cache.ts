@@ -4,7 +4,9 @@ import { FLAG, QTYPE, RCODE, UDP_EDNS_CAP } from '../../dns/constants.js';
 import { OPT_SIZE, writeOptAt } from '../../dns/encode.js';
 import { addressed, records, relay, type RecordsReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
+import type { Placement, PluginSample } from '../../metrics/plugins.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
+import { cacheSamples } from './families.js';
 import type { CacheOptions } from './setup.js';
 import { readNameKey, skipName, walkMessage, type RecordRef, type WireView } from '../../dns/wire.js';
 import { inZones } from '../../corefile/zones.js';
@@ -93,6 +95,10 @@ export class CachePlugin implements Plugin {
   /** Entries held now, per store [coredns_cache_entries]. */
   entries(): { success: number; denial: number } {
     return { success: this.success.size, denial: this.denial.size };
+  }
+
+  collectMetrics(at: Placement): PluginSample[] {
+    return cacheSamples(this.stats, this.entries(), at);
   }
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {

@@ -1,6 +1,7 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
-import { expectArgs, parseDuration, unknownOption } from '../../corefile/options.js';
+import { expectArgs, parseDuration } from '../../corefile/options.js';
+import { walkOptions, type OptionTable } from '../../corefile/walk.js';
 import type { Level } from '../../log.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { ErrorsPlugin } from './errors.js';
@@ -13,24 +14,24 @@ const LEVELS: Record<string, Level> = { warning: 'warn', error: 'error', info: '
 export function parseErrors(d: Directive): ErrorsOptions {
   expectArgs(d, 0, 0, 'errors [{ consolidate DURATION REGEXP [LEVEL]; stacktrace }]');
   const opts: ErrorsOptions = { stacktrace: false, consolidate: [] };
-  for (const o of d.block ?? []) {
-    if (o.name === 'stacktrace') {
-      expectArgs(o, 0, 0, 'stacktrace');
-      opts.stacktrace = true;
-    } else if (o.name === 'consolidate') {
-      expectArgs(o, 2, 3, 'consolidate DURATION REGEXP [warning|error|info]');
-      let pattern: RegExp;
-      try { pattern = new RegExp(o.args[1]!); } catch { throw configError(o, `errors: bad regular expression "${o.args[1]}"`); }
-      const lv = o.args[2] ?? 'error';
-      const level = LEVELS[lv];
-      if (!level) throw configError(o, `errors: unknown level "${lv}"; accepted: warning, error, info`);
-      opts.consolidate.push({ periodMs: parseDuration(o.args[0]!, o), pattern, level });
-    } else {
-      throw unknownOption(o, 'errors', ['consolidate', 'stacktrace']);
-    }
-  }
+  walkOptions(d, 'errors', ERRORS_OPTIONS, opts);
   return opts;
 }
+
+const ERRORS_OPTIONS: OptionTable<ErrorsOptions> = {
+  consolidate: {
+    args: [2, 3], usage: 'consolidate DURATION REGEXP [warning|error|info]', repeat: true,
+    apply(e, o) {
+      const [period = '', regexp = '', lv = 'error'] = o.args;
+      let pattern: RegExp;
+      try { pattern = new RegExp(regexp); } catch { throw configError(o, `errors: bad regular expression "${regexp}"`); }
+      const level = LEVELS[lv];
+      if (!level) throw configError(o, `errors: unknown level "${lv}"; accepted: warning, error, info`);
+      e.consolidate.push({ periodMs: parseDuration(period, o), pattern, level });
+    },
+  },
+  stacktrace: { args: [0, 0], usage: 'stacktrace', repeat: true, apply(e) { e.stacktrace = true; } },
+};
 
 export const errorsPlugin: PluginDefinition = {
   name: 'errors',

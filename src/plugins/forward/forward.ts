@@ -6,6 +6,8 @@ import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { markQuery } from './hops.js';
 import { InflightLimit, sharedDefaultLimit } from './limit.js';
 import { LoopGuard } from './loop-guard.js';
+import type { PluginSample } from '../../metrics/plugins.js';
+import { forwardSamples } from './families.js';
 import { ForwardMetrics } from './metrics.js';
 import type { RouteOptions } from './setup.js';
 import type { CheckedReply } from '../../dns/wire.js';
@@ -247,6 +249,10 @@ export class ForwardPlugin implements Plugin {
 
   stop(): void {
     for (const r of this.routes) r.stop();
+  }
+
+  collectMetrics(): PluginSample[] {
+    return forwardSamples(this.metrics);
   }
 
   /** Human summary of health, for logs and debugging. */

@@ -3,8 +3,11 @@ import { isIP } from 'node:net';
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { parseServerKey } from '../../corefile/keys.js';
-import { expectArgs, parseDuration, parseHostPort, parseIntArg, unknownOption } from '../../corefile/options.js';
+import { expectArgs, parseDuration, parseHostPort, parseIntArg } from '../../corefile/options.js';
+import { walkOptions, type OptionTable } from '../../corefile/walk.js';
+import { internalZone } from '../../corefile/zones.js';
 import { nameKey } from '../../dns/names.js';
+import { FORWARD_FAMILIES } from './families.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { ForwardPlugin } from './forward.js';
 import type { TransportOptions, UpstreamAddress } from './upstream.js';
@@ -34,8 +37,6 @@ export interface RouteOptions {
 }
 
 export const MAX_UPSTREAMS = 15;
-/** ctx.shared key under which every ForwardPlugin of the process is listed (ForwardPlugin[]). */
-export const SHARED_KEY = 'forward';
 export const DEFAULT_READ_TIMEOUT_MS = 2000;
 /** Clients (glibc, musl, Go) retry after 5 s: a budget above this is never useful. */
 export const MAX_READ_TIMEOUT_MS = 4500;
@@ -45,19 +46,14 @@ const RCODES: Record<string, number> = {
   YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9, NOTZONE: 10,
 };
 
-const OPTIONS = [
-  'except', 'force_tcp', 'prefer_udp', 'expire', 'max_idle_conns', 'max_fails', 'policy', 'health_check',
-  'max_concurrent', 'next', 'failover', 'failfast_all_unhealthy_upstreams', 'read_timeout',
-];
-
 /** CoreDNS options we know but do not implement, with the reason given to the user. */
 const REFUSED_OPTIONS: Record<string, string> = {
-  tls: 'DNS over TLS is not supported',
-  tls_servername: 'DNS over TLS is not supported',
-  doh_method: 'DNS over HTTPS is not supported',
+  tls: 'clusterdns forwards plain DNS only (no DNS over TLS)',
+  tls_servername: 'clusterdns forwards plain DNS only (no DNS over TLS)',
+  doh_method: 'clusterdns forwards plain DNS only (no DNS over HTTPS)',
   resolver: 'upstreams must be IP addresses (host names are not resolved)',
-  max_connect_attempts: 'not supported; the read_timeout budget bounds the attempts',
-  next_on_nodata: 'not supported',
+  max_connect_attempts: 'the read_timeout budget bounds the attempts',
+  next_on_nodata: 'clusterdns does not implement it',
 };
 
 /** `nameserver` addresses of a resolv.conf text, in order (IPs only; other lines ignored). */
@@ -66,7 +62,8 @@ export function parseResolvConf(text: string): string[] {
   for (const raw of text.split('\n')) {
     const line = raw.replace(/[#;].*$/, '').trim();
     const m = /^nameserver\s+(\S+)/.exec(line);
-    if (m && isIP(m[1]!.replace(/%.*$/, '')) !== 0) out.push(m[1]!);
+    const host = m?.[1];
+    if (host !== undefined && isIP(host.replace(/%.*$/, '')) !== 0) out.push(host);
   }
   return out;
 }
@@ -92,7 +89,7 @@ export function parseTo(arg: string, at: { file: string; line: number }): Upstre
   let s = arg;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
   if (scheme) {
-    const proto = scheme[1]!.toLowerCase();
+    const proto = (scheme[1] ?? '').toLowerCase();
     if (proto === 'tls') {
       throw configError(at, `forward: "${arg}": DNS over TLS (tls://) is not supported; forward to plain DNS (IP, IP:PORT or dns://IP)`);
     }
@@ -114,12 +111,12 @@ function parseFrom(from: string, at: Directive): string {
   const keys = parseServerKey(from, at);
   if (keys.some((k) => k.port !== null)) throw configError(at, `forward: FROM "${from}" takes no port`);
   // A CIDR that spans several reverse zones: as CoreDNS, only the first is used.
-  const zone = keys[0]!.zone;
-  return zone === '.' ? '' : zone;
+  const first = keys[0];
+  if (!first) throw configError(at, `forward: FROM "${from}" names no zone`);
+  return internalZone(first.zone);
 }
 
 function rcodeList(o: Directive, what: string, allowNoerror: boolean): Set<number> {
-  if (o.args.length === 0) throw configError(o, `forward: ${what} needs at least one RCODE (e.g. NXDOMAIN, SERVFAIL, REFUSED)`);
   const out = new Set<number>();
   for (const a of o.args) {
     const code = RCODES[a.toUpperCase()];
@@ -132,7 +129,7 @@ function rcodeList(o: Directive, what: string, allowNoerror: boolean): Set<numbe
 
 export function parseForward(d: Directive): RouteOptions {
   expectArgs(d, 2, Infinity, 'forward FROM TO... [{ options }]');
-  const from = parseFrom(d.args[0]!, d);
+  const from = parseFrom(d.args[0] ?? '', d);
   const to: UpstreamAddress[] = [];
   for (const a of d.args.slice(1)) to.push(...parseTo(a, d));
   if (to.length > MAX_UPSTREAMS) throw configError(d, `forward: ${to.length} upstreams; at most ${MAX_UPSTREAMS} are allowed`);
@@ -160,89 +157,76 @@ export function parseForward(d: Directive): RouteOptions {
       forceTcp: false,
     },
   };
-  const seen = new Set<string>();
-  for (const o of d.block ?? []) {
-    if (REFUSED_OPTIONS[o.name]) throw configError(o, `forward: option ${o.name}: ${REFUSED_OPTIONS[o.name]}`);
-    if (!OPTIONS.includes(o.name)) throw unknownOption(o, 'forward', OPTIONS);
-    if (seen.has(o.name)) throw configError(o, `forward: option ${o.name} is given twice`);
-    seen.add(o.name);
-    switch (o.name) {
-      case 'except':
-        if (o.args.length === 0) throw configError(o, 'forward: except needs at least one name');
-        r.except = o.args.map((a) => {
-          const k = nameKey(a);
-          return k === '.' ? '' : k;
-        });
-        break;
-      case 'force_tcp':
-        expectArgs(o, 0, 0, 'force_tcp');
-        r.forceTcp = true;
-        break;
-      case 'prefer_udp':
-        expectArgs(o, 0, 0, 'prefer_udp');
-        r.preferUdp = true;
-        break;
-      case 'expire':
-        expectArgs(o, 1, 1, 'expire DURATION');
-        r.transport.expireMs = positive(o, parseDuration(o.args[0]!, o), 'expire');
-        break;
-      case 'max_idle_conns':
-        expectArgs(o, 1, 1, 'max_idle_conns INTEGER');
-        r.transport.maxIdleConns = parseIntArg(o.args[0]!, o, 0, 1_000_000, 'max_idle_conns');
-        break;
-      case 'max_fails':
-        expectArgs(o, 1, 1, 'max_fails INTEGER');
-        r.transport.maxFails = parseIntArg(o.args[0]!, o, 0, 1_000_000, 'max_fails');
-        break;
-      case 'policy': {
-        expectArgs(o, 1, 1, 'policy random|round_robin|sequential');
-        const p = o.args[0]!;
-        if (p !== 'random' && p !== 'round_robin' && p !== 'sequential') {
-          throw configError(o, `forward: unknown policy "${p}"; accepted: random, round_robin, sequential`);
-        }
-        r.policy = p;
-        break;
-      }
-      case 'health_check': {
-        expectArgs(o, 1, 4, 'health_check DURATION [no_rec] [domain FQDN]');
-        r.transport.healthCheckMs = positive(o, parseDuration(o.args[0]!, o), 'health_check');
-        for (let i = 1; i < o.args.length; i++) {
-          const a = o.args[i]!;
-          if (a === 'no_rec') r.transport.healthCheckRecursion = false;
-          else if (a === 'domain' && i + 1 < o.args.length) r.transport.healthCheckDomain = o.args[++i]!;
-          else throw configError(o, `forward: health_check: unexpected "${a}"; usage: health_check DURATION [no_rec] [domain FQDN]`);
-        }
-        break;
-      }
-      case 'max_concurrent':
-        expectArgs(o, 1, 1, 'max_concurrent MAX');
-        r.maxConcurrent = parseIntArg(o.args[0]!, o, 1, 10_000_000, 'max_concurrent');
-        break;
-      case 'next':
-        r.next = rcodeList(o, 'next', true);
-        break;
-      case 'failover':
-        r.failover = rcodeList(o, 'failover', false);
-        break;
-      case 'failfast_all_unhealthy_upstreams':
-        expectArgs(o, 0, 0, 'failfast_all_unhealthy_upstreams');
-        r.failfastAllUnhealthy = true;
-        break;
-      case 'read_timeout': {
-        expectArgs(o, 1, 1, 'read_timeout DURATION');
-        const ms = positive(o, parseDuration(o.args[0]!, o), 'read_timeout');
-        if (ms > MAX_READ_TIMEOUT_MS) {
-          throw configError(o, `forward: read_timeout ${o.args[0]} is too long: clients retry after 5s, so at most ${MAX_READ_TIMEOUT_MS / 1000}s`);
-        }
-        r.readTimeoutMs = ms;
-        break;
-      }
-    }
-  }
+  walkOptions(d, 'forward', FORWARD_OPTIONS, r, { unsupported: REFUSED_OPTIONS });
   r.transport.forceTcp = r.forceTcp;
   r.transport.healthCheckTimeoutMs = Math.min(1000, r.readTimeoutMs);
   return r;
 }
+
+const FORWARD_OPTIONS: OptionTable<RouteOptions> = {
+  except: {
+    args: [1, Infinity], usage: 'except IGNORED_NAMES...',
+    apply(r, o) { r.except = o.args.map((a) => internalZone(nameKey(a))); },
+  },
+  force_tcp: { args: [0, 0], usage: 'force_tcp', apply(r) { r.forceTcp = true; } },
+  prefer_udp: { args: [0, 0], usage: 'prefer_udp', apply(r) { r.preferUdp = true; } },
+  expire: {
+    args: [1, 1], usage: 'expire DURATION',
+    apply(r, o) { r.transport.expireMs = positive(o, parseDuration(o.args[0] ?? '', o), 'expire'); },
+  },
+  max_idle_conns: {
+    args: [1, 1], usage: 'max_idle_conns INTEGER',
+    apply(r, o) { r.transport.maxIdleConns = parseIntArg(o.args[0] ?? '', o, 0, 1_000_000, 'max_idle_conns'); },
+  },
+  max_fails: {
+    args: [1, 1], usage: 'max_fails INTEGER',
+    apply(r, o) { r.transport.maxFails = parseIntArg(o.args[0] ?? '', o, 0, 1_000_000, 'max_fails'); },
+  },
+  policy: {
+    args: [1, 1], usage: 'policy random|round_robin|sequential',
+    apply(r, o) {
+      const p = o.args[0] ?? '';
+      if (p !== 'random' && p !== 'round_robin' && p !== 'sequential') {
+        throw configError(o, `forward: unknown policy "${p}"; accepted: random, round_robin, sequential`);
+      }
+      r.policy = p;
+    },
+  },
+  health_check: {
+    args: [1, 4], usage: 'health_check DURATION [no_rec] [domain FQDN]',
+    apply(r, o) {
+      const [duration = '', ...rest] = o.args;
+      r.transport.healthCheckMs = positive(o, parseDuration(duration, o), 'health_check');
+      for (let a = rest.shift(); a !== undefined; a = rest.shift()) {
+        const domain = a === 'domain' ? rest.shift() : undefined;
+        if (a === 'no_rec') r.transport.healthCheckRecursion = false;
+        else if (domain !== undefined) r.transport.healthCheckDomain = domain;
+        else throw configError(o, `forward: health_check: unexpected "${a}"; usage: health_check DURATION [no_rec] [domain FQDN]`);
+      }
+    },
+  },
+  max_concurrent: {
+    args: [1, 1], usage: 'max_concurrent MAX',
+    apply(r, o) { r.maxConcurrent = parseIntArg(o.args[0] ?? '', o, 1, 10_000_000, 'max_concurrent'); },
+  },
+  next: { args: [1, Infinity], usage: 'next RCODE...', apply(r, o) { r.next = rcodeList(o, 'next', true); } },
+  failover: { args: [1, Infinity], usage: 'failover RCODE...', apply(r, o) { r.failover = rcodeList(o, 'failover', false); } },
+  failfast_all_unhealthy_upstreams: {
+    args: [0, 0], usage: 'failfast_all_unhealthy_upstreams',
+    apply(r) { r.failfastAllUnhealthy = true; },
+  },
+  read_timeout: {
+    args: [1, 1], usage: 'read_timeout DURATION',
+    apply(r, o) {
+      const text = o.args[0] ?? '';
+      const ms = positive(o, parseDuration(text, o), 'read_timeout');
+      if (ms > MAX_READ_TIMEOUT_MS) {
+        throw configError(o, `forward: read_timeout ${text} is too long: clients retry after 5s, so at most ${MAX_READ_TIMEOUT_MS / 1000}s`);
+      }
+      r.readTimeoutMs = ms;
+    },
+  },
+};
 
 function positive(o: Directive, ms: number, what: string): number {
   if (ms <= 0) throw configError(o, `forward: ${what} must be greater than 0`);
@@ -256,15 +240,13 @@ function positive(o: Directive, ms: number, what: string): number {
  */
 export const forwardPlugin: PluginDefinition = {
   name: 'forward',
+  metrics: FORWARD_FAMILIES,
   multiple: true,
   setup(d, ctx) {
     const all = ctx.block.directives.filter((x) => x.name === 'forward');
     if (all.length > 0 && all[0] !== d) return null;
-    const plugin = new ForwardPlugin((all.length > 0 ? all : [d]).map(parseForward));
-    // Every forward instance of the process, for a metrics exporter to read.
-    const registry = (ctx.shared.get(SHARED_KEY) as ForwardPlugin[] | undefined) ?? [];
-    registry.push(plugin);
-    ctx.shared.set(SHARED_KEY, registry);
-    return plugin;
+    // Not listed anywhere process-wide: the metrics collector finds the
+    // plugin through the serving blocks, so a reload lets it go.
+    return new ForwardPlugin((all.length > 0 ? all : [d]).map(parseForward));
   },
 };

@@ -1,8 +1,8 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
-import { expectArgs, parseDuration, parseHostPort, unknownOption } from '../../corefile/options.js';
+import { expectArgs, parseDuration, parseHostPort } from '../../corefile/options.js';
+import { walkOptions, type OptionTable } from '../../corefile/walk.js';
 import type { PluginDefinition } from '../../server/plugin.js';
-import { httpOf } from '../../metrics/runtime.js';
 import { HealthPlugin } from './health.js';
 
 export interface HealthOptions {
@@ -18,20 +18,23 @@ export const HEALTH_DEFAULT_PORT = 8080;
 export function parseHealth(d: Directive): HealthOptions {
   expectArgs(d, 0, 1, 'health [ADDRESS] { lameduck DURATION }');
   const { host, port } = d.args[0] === undefined ? { host: '', port: HEALTH_DEFAULT_PORT } : parseHostPort(d.args[0], HEALTH_DEFAULT_PORT, d);
-  let lameduckMs = 0;
-  let seen = false;
-  for (const o of d.block ?? []) {
-    if (o.name !== 'lameduck') throw unknownOption(o, 'health', ['lameduck']);
-    if (seen) throw configError(o, 'health: lameduck given twice');
-    seen = true;
-    expectArgs(o, 1, 1, 'lameduck DURATION');
-    lameduckMs = parseDuration(o.args[0]!, o);
-    if (lameduckMs > 3_600_000) throw configError(o, `health: lameduck ${o.args[0]} is longer than 1h`);
-  }
-  return { host, port, lameduckMs };
+  const opts: HealthOptions = { host, port, lameduckMs: 0 };
+  walkOptions(d, 'health', HEALTH_OPTIONS, opts);
+  return opts;
 }
+
+const HEALTH_OPTIONS: OptionTable<HealthOptions> = {
+  lameduck: {
+    args: [1, 1], usage: 'lameduck DURATION',
+    apply(h, o) {
+      const [text = ''] = o.args;
+      h.lameduckMs = parseDuration(text, o);
+      if (h.lameduckMs > 3_600_000) throw configError(o, `health: lameduck ${text} is longer than 1h`);
+    },
+  },
+};
 
 export const healthPlugin: PluginDefinition = {
   name: 'health',
-  setup: (d, ctx) => new HealthPlugin(parseHealth(d), httpOf(ctx.shared)),
+  setup: (d, ctx) => new HealthPlugin(parseHealth(d), ctx.services.http),
 };

@@ -6,6 +6,7 @@ import { failure, records, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { inZones } from '../../corefile/zones.js';
+import type { Fallthrough } from '../../corefile/fallthrough.js';
 
 /** One "IP NAME..." line, IP canonical, names lower-case without trailing dot. */
 export interface HostLine {
@@ -23,8 +24,7 @@ export interface HostsOptions {
   reverse: boolean;
   /** 0: never re-read. */
   reloadMs: number;
-  /** null: no fallthrough; []: every zone; else these zones. */
-  fallthrough: string[] | null;
+  fallthrough: Fallthrough;
   fallthroughUnsupported: boolean;
   inline: HostLine[];
 }
@@ -127,8 +127,7 @@ export class HostsPlugin implements Plugin {
   }
 
   private fallsThrough(lname: string): boolean {
-    const f = this.opts.fallthrough;
-    return f !== null && (f.length === 0 || inZones(lname, f));
+    return this.opts.fallthrough.matches(lname);
   }
 
   /** First read, at start: synchronous, so the first query already sees the file. */

@@ -1,11 +1,15 @@
 import { networkInterfaces } from 'node:os';
+import type { Fallthrough } from '../../corefile/fallthrough.js';
+import { zoneText } from '../../corefile/zones.js';
 import { RCODE } from '../../dns/constants.js';
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
 import { records, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
+import type { Placement, PluginSample } from '../../metrics/plugins.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
 import { Answerer, type Computed } from './answer.js';
+import { kubernetesSamples } from './families.js';
 import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
@@ -29,7 +33,7 @@ export class KubernetesPlugin implements Plugin {
   private answers: Answerer;
   /** Plugin zones, longest first, so the first match is the most specific. */
   private readonly zones: string[];
-  private readonly fallthrough: string[] | null;
+  private readonly fallthrough: Fallthrough;
   private source: Source | null = null;
   private nsAddrs: string[] = [];
   private tee: SnapshotTee | null = null;
@@ -103,7 +107,7 @@ export class KubernetesPlugin implements Plugin {
         waited: `${timeout / 1000}s`, synced: this.store.syncedKindsList().join(',') || 'none', ...this.source.describe(),
       });
     } else {
-      log('info', 'kubernetes', 'synced', { zones: this.opts.zones.map((z) => z || '.').join(','), ...this.store.counts() });
+      log('info', 'kubernetes', 'synced', { zones: this.opts.zones.map(zoneText).join(','), ...this.store.counts() });
     }
   }
 
@@ -168,6 +172,17 @@ export class KubernetesPlugin implements Plugin {
     return true;
   }
 
+  collectMetrics(at: Placement): PluginSample[] {
+    return kubernetesSamples({
+      counts: this.store.counts(),
+      synced: this.store.syncedKindsList(),
+      invalid: this.store.invalidCounts(),
+      perKind: this.source?.counters?.() ?? {},
+      programmingDurations: this.programmingDurations,
+      snapshotAge: this.snapshotAge(),
+    }, at);
+  }
+
   /** Both sources load @kubernetes/client-node (~0.8 s) only once they run. */
   private makeSource(): Source {
     if (this.opts.manifests.length > 0) return new ManifestSource(this.opts.manifests);
@@ -203,10 +218,7 @@ export class KubernetesPlugin implements Plugin {
   }
 
   private fallsThrough(lname: string): boolean {
-    const f = this.fallthrough;
-    if (f === null) return false;
-    for (const z of f) if (isSubdomain(lname, z)) return true;
-    return false;
+    return this.fallthrough.matches(lname);
   }
 
   private zoneOf(lname: string): string | null {

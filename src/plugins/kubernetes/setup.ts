@@ -4,8 +4,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { parseServerKey } from '../../corefile/keys.js';
-import { expectArgs, noBlock, parseDuration, parseIntArg, unknownOption } from '../../corefile/options.js';
+import { Fallthrough } from '../../corefile/fallthrough.js';
+import { parseDuration, parseIntArg } from '../../corefile/options.js';
+import { walkOptions, type OptionTable } from '../../corefile/walk.js';
+import { internalZone, zoneText } from '../../corefile/zones.js';
 import { canonicalIP, isSubdomain } from '../../dns/names.js';
+import { KUBERNETES_FAMILIES } from './families.js';
 import type { BlockInfo, PluginDefinition } from '../../server/plugin.js';
 import type { PodMode } from './answer.js';
 import { kubeconfigProblem } from './kubeconfig.js';
@@ -30,8 +34,8 @@ export interface KubernetesOptions {
   endpointPodNames: boolean;
   ttl: number;
   noEndpoints: boolean;
-  /** null: off; otherwise zones whose would-be NXDOMAIN go to the next plugin ("" = all). */
-  fallthrough: string[] | null;
+  /** Names whose would-be NXDOMAIN go to the next plugin. */
+  fallthrough: Fallthrough;
   ignoreEmptyService: boolean;
   startupTimeoutMs: number;
   /** Absolute paths of manifest files/folders; empty = use the API. */
@@ -42,17 +46,12 @@ export interface KubernetesOptions {
   bindAddresses: string[] | null;
 }
 
-const OPTIONS = [
-  'endpoint', 'tls', 'kubeconfig', 'namespaces', 'labels', 'namespace_labels', 'pods', 'endpoint_pod_names',
-  'ttl', 'noendpoints', 'fallthrough', 'ignore', 'startup_timeout', 'manifests',
-  'snapshot',
-];
 const OBSOLETE: Record<string, string> = {
-  upstream: 'upstream was removed from CoreDNS (CNAME targets are always resolved through the server); delete the line',
-  resyncperiod: 'resyncperiod was removed from CoreDNS (watches need no resync); delete the line',
-  transfer: 'zone transfers are not supported by clusterdns; delete the line',
-  autopath: 'autopath is a separate CoreDNS plugin, not supported by clusterdns',
-  multicluster: 'multicluster is not supported by clusterdns',
+  upstream: 'it was removed from CoreDNS (CNAME targets are always resolved through the server); delete the line',
+  resyncperiod: 'it was removed from CoreDNS (watches need no resync); delete the line',
+  transfer: 'clusterdns does not do zone transfers; delete the line',
+  autopath: 'autopath is a separate CoreDNS plugin, which clusterdns does not implement',
+  multicluster: 'clusterdns does not implement it',
 };
 const POD_MODES: PodMode[] = ['disabled', 'insecure', 'verified'];
 const NS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -63,7 +62,7 @@ function parseZones(arg: string, at: Directive, what: string): string[] {
   if (arg.includes('/')) {
     const keys = parseServerKey(arg, at);
     if (keys.some((k) => k.port !== null) || arg.includes('://')) throw configError(at, `kubernetes: ${what} "${arg}" must be a zone name or CIDR, without scheme or port`);
-    return keys.map((k) => (k.zone === '.' ? '' : k.zone));
+    return keys.map((k) => internalZone(k.zone));
   }
   let z = arg.toLowerCase();
   if (z === '.') return [''];
@@ -74,17 +73,15 @@ function parseZones(arg: string, at: Directive, what: string): string[] {
   return [z];
 }
 
-const show = (z: string): string => (z === '' ? '.' : z);
-
 export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | 'directives'>): KubernetesOptions {
-  const blockZones = block.zones.map((z) => (z === '.' ? '' : z));
+  const blockZones = block.zones.map(internalZone);
   let zones: string[];
   if (d.args.length > 0) {
     zones = [];
     for (const a of d.args) for (const z of parseZones(a, d, 'zone')) if (!zones.includes(z)) zones.push(z);
     for (const z of zones) {
       if (!blockZones.some((bz) => isSubdomain(z, bz))) {
-        throw configError(d, `kubernetes: zone ${show(z)} is not within this server block's zones (${blockZones.map(show).join(', ')})`);
+        throw configError(d, `kubernetes: zone ${zoneText(z)} is not within this server block's zones (${blockZones.map(zoneText).join(', ')})`);
       }
     }
   } else {
@@ -104,7 +101,7 @@ export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | '
     endpointPodNames: false,
     ttl: 5,
     noEndpoints: false,
-    fallthrough: null,
+    fallthrough: Fallthrough.never,
     ignoreEmptyService: false,
     startupTimeoutMs: 5000,
     manifests: [],
@@ -112,115 +109,104 @@ export function parseKubernetes(d: Directive, block: Pick<BlockInfo, 'zones' | '
     bindAddresses: bindAddresses(block.directives),
   };
 
-  const base = dirname(d.file);
-  const path = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const seen = new Set<string>();
+  const seen = walkOptions(d, 'kubernetes', kubernetesOptions(dirname(d.file)), opts, { unsupported: OBSOLETE });
+  const manifestsLine = d.block?.find((x) => x.name === 'manifests');
+  const conflicting = ['endpoint', 'kubeconfig', 'tls'].filter((n) => seen.has(n));
+  if (manifestsLine && conflicting.length > 0) {
+    throw configError(manifestsLine, `kubernetes: manifests replaces the API connection; remove ${conflicting.join(', ')} or manifests`);
+  }
+  return opts;
+}
 
-  for (const o of d.block ?? []) {
-    if (OBSOLETE[o.name]) throw configError(o, `kubernetes: ${OBSOLETE[o.name]}`);
-    if (!OPTIONS.includes(o.name)) throw unknownOption(o, 'kubernetes', OPTIONS);
-    if (seen.has(o.name)) throw configError(o, `kubernetes: ${o.name} is given twice; it may appear once`);
-    seen.add(o.name);
-    noBlock(o);
-    switch (o.name) {
-      case 'endpoint': {
-        expectArgs(o, 1, 1, 'endpoint URL');
-        const url = o.args[0]!;
+/** The option table; relative paths are taken from the Corefile's folder `base`. */
+function kubernetesOptions(base: string): OptionTable<KubernetesOptions> {
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const selector = (o: Directive): LabelSelector => {
+    const text = o.args.join(' ');
+    try { return parseSelector(text); } catch (e) {
+      throw configError(o, `kubernetes: ${o.name}: invalid label selector "${text}": ${(e as Error).message}`);
+    }
+  };
+  return {
+    endpoint: {
+      args: [1, 1], usage: 'endpoint URL',
+      apply(k, o) {
+        const url = o.args[0] ?? '';
         let u: URL;
         try { u = new URL(url); } catch { throw configError(o, `kubernetes: endpoint "${url}" is not a URL; expected e.g. https://10.0.0.1:6443`); }
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw configError(o, `kubernetes: endpoint "${url}" must be http:// or https://`);
-        opts.endpoint = url;
-        break;
-      }
-      case 'tls':
-        expectArgs(o, 3, 3, 'tls CERT KEY CACERT');
-        opts.tls = { cert: path(o.args[0]!), key: path(o.args[1]!), ca: path(o.args[2]!) };
-        break;
-      case 'kubeconfig': {
-        expectArgs(o, 1, 2, 'kubeconfig KUBECONFIG [CONTEXT]');
-        const kubeconfig = { path: path(o.args[0]!), context: o.args[1] };
+        k.endpoint = url;
+      },
+    },
+    tls: {
+      args: [3, 3], usage: 'tls CERT KEY CACERT',
+      apply(k, o) {
+        const [cert = '', key = '', ca = ''] = o.args;
+        k.tls = { cert: path(cert), key: path(key), ca: path(ca) };
+      },
+    },
+    kubeconfig: {
+      args: [1, 2], usage: 'kubeconfig KUBECONFIG [CONTEXT]',
+      apply(k, o) {
+        const kubeconfig = { path: path(o.args[0] ?? ''), context: o.args[1] };
         const problem = kubeconfigProblem(kubeconfig.path, kubeconfig.context);
         if (problem) throw configError(o, `kubernetes: kubeconfig ${kubeconfig.path}: ${problem}`);
-        opts.kubeconfig = kubeconfig;
-        break;
-      }
-      case 'namespaces':
-        expectArgs(o, 1, Infinity, 'namespaces NAMESPACE...');
+        k.kubeconfig = kubeconfig;
+      },
+    },
+    namespaces: {
+      args: [1, Infinity], usage: 'namespaces NAMESPACE...',
+      apply(k, o) {
         for (const ns of o.args) {
           if (!NS_NAME.test(ns)) throw configError(o, `kubernetes: "${ns}" is not a namespace name (lower-case letters, digits and '-', at most 63)`);
         }
-        opts.namespaces = new Set(o.args);
-        break;
-      case 'labels':
-      case 'namespace_labels': {
-        expectArgs(o, 1, Infinity, `${o.name} EXPRESSION`);
-        const text = o.args.join(' ');
-        let sel: LabelSelector;
-        try { sel = parseSelector(text); } catch (e) {
-          throw configError(o, `kubernetes: ${o.name}: invalid label selector "${text}": ${(e as Error).message}`);
-        }
-        if (o.name === 'labels') opts.labels = sel; else opts.namespaceLabels = sel;
-        break;
-      }
-      case 'pods': {
-        expectArgs(o, 1, 1, 'pods disabled|insecure|verified');
-        const m = o.args[0] as PodMode;
-        if (!POD_MODES.includes(m)) throw configError(o, `kubernetes: unknown pods mode "${o.args[0]}"; accepted: ${POD_MODES.join(', ')}`);
-        opts.pods = m;
-        break;
-      }
-      case 'endpoint_pod_names':
-        expectArgs(o, 0, 0, 'endpoint_pod_names');
-        opts.endpointPodNames = true;
-        break;
-      case 'ttl':
-        expectArgs(o, 1, 1, 'ttl TTL');
-        opts.ttl = parseIntArg(o.args[0]!, o, 0, 3600, 'ttl');
-        break;
-      case 'noendpoints':
-        expectArgs(o, 0, 0, 'noendpoints');
-        opts.noEndpoints = true;
-        break;
-      case 'fallthrough': {
-        const fz: string[] = [];
-        for (const a of o.args) for (const z of parseZones(a, o, 'fallthrough zone')) fz.push(z);
-        opts.fallthrough = fz.length > 0 ? fz : [''];
-        break;
-      }
-      case 'ignore':
-        expectArgs(o, 1, 1, 'ignore empty_service');
+        k.namespaces = new Set(o.args);
+      },
+    },
+    labels: { args: [1, Infinity], usage: 'labels EXPRESSION', apply(k, o) { k.labels = selector(o); } },
+    namespace_labels: { args: [1, Infinity], usage: 'namespace_labels EXPRESSION', apply(k, o) { k.namespaceLabels = selector(o); } },
+    pods: {
+      args: [1, 1], usage: 'pods disabled|insecure|verified',
+      apply(k, o) {
+        const m = POD_MODES.find((p) => p === o.args[0]);
+        if (m === undefined) throw configError(o, `kubernetes: unknown pods mode "${o.args[0]}"; accepted: ${POD_MODES.join(', ')}`);
+        k.pods = m;
+      },
+    },
+    endpoint_pod_names: { args: [0, 0], usage: 'endpoint_pod_names', apply(k) { k.endpointPodNames = true; } },
+    ttl: { args: [1, 1], usage: 'ttl TTL', apply(k, o) { k.ttl = parseIntArg(o.args[0] ?? '', o, 0, 3600, 'ttl'); } },
+    noendpoints: { args: [0, 0], usage: 'noendpoints', apply(k) { k.noEndpoints = true; } },
+    fallthrough: { args: [0, Infinity], usage: 'fallthrough [ZONES...]', apply(k, o) { k.fallthrough = Fallthrough.parse(o, 'kubernetes'); } },
+    ignore: {
+      args: [1, 1], usage: 'ignore empty_service',
+      apply(k, o) {
         if (o.args[0] !== 'empty_service') throw configError(o, `kubernetes: ignore "${o.args[0]}": only empty_service is accepted`);
-        opts.ignoreEmptyService = true;
-        break;
-      case 'startup_timeout':
-        expectArgs(o, 1, 1, 'startup_timeout DURATION');
-        opts.startupTimeoutMs = parseDuration(o.args[0]!, o);
-        break;
-      case 'snapshot': {
-        expectArgs(o, 1, 1, 'snapshot FILE');
+        k.ignoreEmptyService = true;
+      },
+    },
+    startup_timeout: {
+      args: [1, 1], usage: 'startup_timeout DURATION',
+      apply(k, o) { k.startupTimeoutMs = parseDuration(o.args[0] ?? '', o); },
+    },
+    snapshot: {
+      args: [1, 1], usage: 'snapshot FILE',
+      apply(k, o) {
         const abs = path(o.args[0] ?? '');
         if (!existsSync(dirname(abs))) throw configError(o, `kubernetes: snapshot folder ${dirname(abs)} does not exist`);
-        opts.snapshot = abs;
-        break;
-      }
-      case 'manifests':
-        expectArgs(o, 1, Infinity, 'manifests PATH...');
+        k.snapshot = abs;
+      },
+    },
+    manifests: {
+      args: [1, Infinity], usage: 'manifests PATH...',
+      apply(k, o) {
         for (const p of o.args) {
           const abs = path(p);
           if (!existsSync(abs)) throw configError(o, `kubernetes: manifests path ${abs} does not exist`);
-          opts.manifests.push(abs);
+          k.manifests.push(abs);
         }
-        break;
-    }
-  }
-  if (opts.manifests.length > 0) {
-    const conflicting = ['endpoint', 'kubeconfig', 'tls'].filter((n) => seen.has(n));
-    if (conflicting.length > 0) {
-      const o = (d.block ?? []).find((x) => x.name === 'manifests')!;
-      throw configError(o, `kubernetes: manifests replaces the API connection; remove ${conflicting.join(', ')} or manifests`);
-    }
-  }
-  return opts;
+      },
+    },
+  };
 }
 
 /** Addresses of the block's `bind` lines, if every one is a specific address. */
@@ -239,5 +225,6 @@ function bindAddresses(directives: Directive[]): string[] | null {
 
 export const kubernetesPlugin: PluginDefinition = {
   name: 'kubernetes',
+  metrics: KUBERNETES_FAMILIES,
   setup: (d, ctx) => new KubernetesPlugin(parseKubernetes(d, ctx.block), ctx),
 };

@@ -16,6 +16,9 @@ export interface ApiSourceOptions {
   watchEndpoints: boolean;
 }
 
+/** What the API watch counts per kind (the clusterdns_kubernetes_* metrics). */
+export interface KindCounters { relists: number; watchRestarts: number; events: number; undecodable?: number; lastEventAt: number; synced: boolean }
+
 /** Something that fills the store: the API watch, or manifest files. */
 export interface Source {
   /** Begins syncing into `sink`; returns at once (the store reports when synced). */
@@ -23,4 +26,6 @@ export interface Source {
   stop(): Promise<void>;
   /** Human-readable state for logs/metrics (e.g. per-kind "watching", "backoff 2s"). */
   describe(): Record<string, string>;
+  /** Per-kind counters, if this source keeps them (the API watch does). */
+  counters?(): Record<string, KindCounters>;
 }

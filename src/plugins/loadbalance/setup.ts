@@ -1,8 +1,11 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
 import { expectArgs } from '../../corefile/options.js';
+import { walkOptions } from '../../corefile/walk.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { LoadBalancePlugin } from './loadbalance.js';
+
+const NOT_IMPLEMENTED = 'clusterdns does not implement it; loadbalance takes no options';
 
 /** `loadbalance [round_robin]`: the only policy we implement. */
 export function parseLoadBalance(d: Directive): void {
@@ -15,13 +18,9 @@ export function parseLoadBalance(d: Directive): void {
     throw configError(d, `loadbalance: unknown policy "${policy}"; accepted: round_robin`);
   }
   if (d.args.length > 1) throw configError(d, `loadbalance: unexpected "${d.args[1]}" after round_robin; usage: loadbalance [round_robin]`);
-  const first = d.block?.[0];
-  if (first !== undefined) {
-    const what = first.name === 'prefer' || first.name === 'limit_answers' || first.name === 'reload'
-      ? `"${first.name}" is not supported by clusterdns`
-      : `unknown option "${first.name}"`;
-    throw configError(first, `loadbalance: ${what}; loadbalance takes no options`);
-  }
+  walkOptions(d, 'loadbalance', {}, null, {
+    unsupported: { prefer: NOT_IMPLEMENTED, limit_answers: NOT_IMPLEMENTED, reload: 'there are no weight files to reload' },
+  });
 }
 
 export const loadbalancePlugin: PluginDefinition = {

@@ -1,6 +1,6 @@
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
-import { unknownOption } from '../../corefile/options.js';
+import { walkOptions, type OptionTable } from '../../corefile/walk.js';
 import type { ResponseClass } from '../../dns/classify.js';
 import { nameKey } from '../../dns/names.js';
 import type { PluginDefinition } from '../../server/plugin.js';
@@ -19,18 +19,26 @@ export function parseLog(d: Directive, zones: string[]): LogOptions {
     if (a.includes('{') || a.includes(' ')) throw configError(d, 'log: custom formats are not supported; use log [NAMES...]');
   }
   const names = d.args.length > 0 ? d.args.map(nameKey) : zones;
-  const classes = new Set<ResponseClass>();
-  for (const opt of d.block ?? []) {
-    if (opt.name !== 'class') throw unknownOption(opt, 'log', ['class']);
-    if (opt.args.length === 0) throw configError(opt, 'log: class needs at least one of success, denial, error, all');
-    for (const c of opt.args) {
-      if (!CLASSES.includes(c)) throw configError(opt, `log: unknown class "${c}"; accepted: ${CLASSES.join(', ')}`);
-      if (c === 'all') { classes.add('success'); classes.add('denial'); classes.add('error'); } else classes.add(c as ResponseClass);
-    }
-  }
-  if (classes.size === 0) { classes.add('success'); classes.add('denial'); classes.add('error'); }
-  return { names, classes };
+  const opts: LogOptions = { names, classes: new Set() };
+  walkOptions(d, 'log', LOG_OPTIONS, opts);
+  if (opts.classes.size === 0) opts.classes = new Set(ALL_CLASSES);
+  return opts;
 }
+
+const ALL_CLASSES: readonly ResponseClass[] = ['success', 'denial', 'error'];
+
+const LOG_OPTIONS: OptionTable<LogOptions> = {
+  class: {
+    args: [1, Infinity], usage: 'class success|denial|error|all...', repeat: true,
+    apply(l, o) {
+      for (const c of o.args) {
+        if (c === 'all') for (const a of ALL_CLASSES) l.classes.add(a);
+        else if (c === 'success' || c === 'denial' || c === 'error') l.classes.add(c);
+        else throw configError(o, `log: unknown class "${c}"; accepted: ${CLASSES.join(', ')}`);
+      }
+    },
+  },
+};
 
 export const logPlugin: PluginDefinition = {
   name: 'log',

@@ -1,4 +1,5 @@
 import { expectArgs, noBlock } from '../../corefile/options.js';
+import { internalZone } from '../../corefile/zones.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { DEFAULT_LOOP_HOOKS, type LoopHooks, LoopPlugin } from './loop.js';
 
@@ -15,7 +16,7 @@ export function createLoopDefinition(hooks: Partial<LoopHooks> = {}): PluginDefi
       noBlock(d);
       // As CoreDNS: the probe goes to the block's first zone.
       const zone = ctx.block.zones[0] ?? '';
-      return new LoopPlugin(zone === '.' ? '' : zone, h);
+      return new LoopPlugin(internalZone(zone), h);
     },
   };
 }

@@ -1,7 +1,6 @@
 import type { Directive } from '../../corefile/ast.js';
-import { configError } from '../../corefile/errors.js';
 import { expectArgs, parseHostPort } from '../../corefile/options.js';
-import { httpOf, metricsOf } from '../../metrics/runtime.js';
+import { walkOptions } from '../../corefile/walk.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { PrometheusPlugin } from './prometheus.js';
 
@@ -15,14 +14,12 @@ export const PROMETHEUS_DEFAULT = { host: 'localhost', port: 9153 };
 
 export function parsePrometheus(d: Directive): PrometheusOptions {
   expectArgs(d, 0, 1, 'prometheus [ADDRESS]');
-  for (const o of d.block ?? []) {
-    const why = o.name === 'tls' || o.name === 'runtime_metrics' ? `prometheus: ${o.name} is not supported by clusterdns` : `prometheus: unknown option "${o.name}"`;
-    throw configError(o, `${why}; prometheus takes no options`);
-  }
+  const unsupported = 'clusterdns does not implement it; prometheus takes no options';
+  walkOptions(d, 'prometheus', {}, null, { unsupported: { tls: unsupported, runtime_metrics: unsupported } });
   return d.args[0] === undefined ? { ...PROMETHEUS_DEFAULT } : parseHostPort(d.args[0], PROMETHEUS_DEFAULT.port, d);
 }
 
 export const prometheusPlugin: PluginDefinition = {
   name: 'prometheus',
-  setup: (d, ctx) => new PrometheusPlugin(parsePrometheus(d), metricsOf(ctx.shared), httpOf(ctx.shared)),
+  setup: (d, ctx) => new PrometheusPlugin(parsePrometheus(d), ctx.services.metrics, ctx.services.http),
 };

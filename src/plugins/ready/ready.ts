@@ -1,5 +1,5 @@
 import { reply } from '../../metrics/http.js';
-import { httpOf, serverOf } from '../../metrics/runtime.js';
+import type { Services } from '../../services.js';
 import type { Plugin } from '../../server/plugin.js';
 import type { ReadyOptions } from './setup.js';
 
@@ -11,12 +11,12 @@ import type { ReadyOptions } from './setup.js';
 export class ReadyPlugin implements Plugin {
   readonly name = 'ready';
 
-  constructor(readonly opts: ReadyOptions, private readonly shared: Map<string, unknown>) {}
+  constructor(readonly opts: ReadyOptions, private readonly services: Services) {}
 
   async start(): Promise<void> {
     const { host, port } = this.opts;
     try {
-      await httpOf(this.shared).serve(host, port, '/ready', this, (_req, res) => {
+      await this.services.http.serve(host, port, '/ready', this, (_req, res) => {
         const [status, body] = this.check();
         reply(res, status, body);
       });
@@ -26,7 +26,7 @@ export class ReadyPlugin implements Plugin {
   }
 
   async stop(): Promise<void> {
-    await httpOf(this.shared).release(this.opts.host, this.opts.port, '/ready', this);
+    await this.services.http.release(this.opts.host, this.opts.port, '/ready', this);
   }
 
   /**
@@ -35,7 +35,7 @@ export class ReadyPlugin implements Plugin {
    * server swaps only once the new one is ready, so readiness never flips.
    */
   check(): [number, string] {
-    const server = serverOf(this.shared);
+    const server = this.services.server;
     if (!server) return [503, 'starting'];
     if (server.draining) return [503, 'shutting down'];
     const same = (p: Plugin): boolean => p instanceof ReadyPlugin && p.opts.host === this.opts.host && p.opts.port === this.opts.port;

@@ -19,5 +19,5 @@ export function parseReady(d: Directive): ReadyOptions {
 
 export const readyPlugin: PluginDefinition = {
   name: 'ready',
-  setup: (d, ctx) => new ReadyPlugin(parseReady(d), ctx.shared),
+  setup: (d, ctx) => new ReadyPlugin(parseReady(d), ctx.services),
 };

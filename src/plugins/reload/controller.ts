@@ -13,12 +13,6 @@ import type { Metrics } from '../../metrics/registry.js';
 import type { Block } from '../../server/build.js';
 import type { DnsServer } from '../../server/server.js';
 
-export const RELOAD_KEY = 'reload';
-
-export function reloaderOf(shared: Map<string, unknown>): ReloadController | undefined {
-  return shared.get(RELOAD_KEY) as ReloadController | undefined;
-}
-
 export class ReloadController {
   /**
    * SHA-512 over the Corefile and the files it imports, as last loaded or

@@ -1,15 +1,15 @@
 import { log } from '../../log.js';
 import type { Plugin } from '../../server/plugin.js';
-import { reloaderOf } from './controller.js';
+import type { Services } from '../../services.js';
 
 /** Asks the process's ReloadController to check the Corefile every `intervalMs` while this configuration serves. */
 export class ReloadPlugin implements Plugin {
   readonly name = 'reload';
 
-  constructor(readonly intervalMs: number, private readonly shared: Map<string, unknown>) {}
+  constructor(readonly intervalMs: number, private readonly services: Services) {}
 
   start(): void {
-    const r = reloaderOf(this.shared);
+    const r = this.services.reload;
     if (!r) {
       log('warn', 'reload', 'no reload controller in this process; the Corefile is not watched');
       return;
@@ -21,6 +21,6 @@ export class ReloadPlugin implements Plugin {
   }
 
   stop(): void {
-    reloaderOf(this.shared)?.unwatch(this);
+    this.services.reload?.unwatch(this);
   }
 }

@@ -32,5 +32,5 @@ export function jittered(o: ReloadOptions, random = Math.random): number {
 
 export const reloadPlugin: PluginDefinition = {
   name: 'reload',
-  setup: (d, ctx) => new ReloadPlugin(jittered(parseReload(d)), ctx.shared),
+  setup: (d, ctx) => new ReloadPlugin(jittered(parseReload(d)), ctx.services),
 };
