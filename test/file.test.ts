@@ -186,8 +186,8 @@ example.org example.net {
   });
 
   it('refers names at and below a zone cut: NS in authority, glue in additional, AA clear', async () => {
-    for (const [name, type] of [['deleg.example.org', 'NS'], ['host.deleg.example.org', 'A'], ['ns.deleg.example.org', 'A']]) {
-      const r = await udpQuery(port, name!, type!);
+    for (const [name, type] of [['deleg.example.org', 'NS'], ['host.deleg.example.org', 'A'], ['ns.deleg.example.org', 'A']] as const) {
+      const r = await udpQuery(port, name, type);
       expect(rcodeOf(r), name).to.equal('NOERROR');
       expect(aa(r), name).to.equal(false);
       expect(r.answers, name).to.have.length(0);
@@ -225,7 +225,7 @@ example.org example.net {
 
   it('refuses AXFR and IXFR (zone transfers need the transfer plugin)', async () => {
     const [raw] = await tcpRaw(port, [queryBytes('example.org', 'AXFR')]);
-    expect(raw![3]! & 0xf).to.equal(5);
+    expect((raw?.[3] ?? 0xff) & 0xf).to.equal(5);
   });
 });
 

@@ -38,7 +38,7 @@ export function parseTTL(text: string): number | null {
   if (/^\d+$/.test(text)) v = Number(text);
   else if (/^(\d+[smhdw])+$/i.test(text)) {
     v = 0;
-    for (const m of text.matchAll(/(\d+)([smhdw])/gi)) v += Number(m[1]) * (UNIT_S[m[2]!.toLowerCase()] ?? 0);
+    for (const m of text.matchAll(/(\d+)([smhdw])/gi)) v += Number(m[1]) * (UNIT_S[(m[2] ?? '').toLowerCase()] ?? 0);
   } else return null;
   return v <= MAX_TTL ? v : null;
 }
@@ -89,8 +89,8 @@ export function splitLabels(name: string): string[] {
   const out: string[] = [];
   let cur = '';
   for (let i = 0; i < name.length; i++) {
-    const c = name[i]!;
-    if (c === '\\' && i + 1 < name.length) { cur += c + name[i + 1]!; i++; continue; }
+    const c = name.charAt(i);
+    if (c === '\\' && i + 1 < name.length) { cur += c + name.charAt(i + 1); i++; continue; }
     if (c === '.') { out.push(cur); cur = ''; continue; }
     cur += c;
   }
@@ -133,7 +133,12 @@ export function parseRdata(type: string, f: Token[], ctx: NameContext, line: num
   if (f.length < min || f.length > max) {
     throw new ZoneError(file, line, `${type} record needs ${usage}, got ${f.length} field${f.length === 1 ? '' : 's'}`);
   }
-  const first = f[0]!;
+  const at = (i: number): Token => {
+    const t = f[i];
+    if (t === undefined) throw new ZoneError(file, line, `${type} record needs ${usage}`);
+    return t;
+  };
+  const first = at(0);
   switch (type) {
     case 'A':
       if (!isIPv4(first.text)) throw new ZoneError(file, first.line, `bad IPv4 address "${first.text}" in A record`);
@@ -144,19 +149,19 @@ export function parseRdata(type: string, f: Token[], ctx: NameContext, line: num
     case 'NS': case 'CNAME': case 'PTR':
       return absoluteName(first, ctx);
     case 'MX':
-      return { preference: uint(first, 65535, 'MX preference', file, line), exchange: absoluteName(f[1]!, ctx) };
+      return { preference: uint(first, 65535, 'MX preference', file, line), exchange: absoluteName(at(1), ctx) };
     case 'SRV':
       return {
         priority: uint(first, 65535, 'SRV priority', file, line),
         weight: uint(f[1], 65535, 'SRV weight', file, line),
         port: uint(f[2], 65535, 'SRV port', file, line),
         // CoreDNS keeps the SRV target's spelling.
-        target: absoluteName(f[3]!, ctx, false),
+        target: absoluteName(at(3), ctx, false),
       };
     case 'SOA':
       return {
         mname: absoluteName(first, ctx),
-        rname: absoluteName(f[1]!, ctx),
+        rname: absoluteName(at(1), ctx),
         serial: uint(f[2], 0xffffffff, 'SOA serial', file, line),
         refresh: ttlField(f[3], 'SOA refresh', file, line),
         retry: ttlField(f[4], 'SOA retry', file, line),
@@ -166,16 +171,16 @@ export function parseRdata(type: string, f: Token[], ctx: NameContext, line: num
     case 'TXT':
       return f.map((t) => charString(t, file));
     case 'HINFO':
-      return { cpu: charString(first, file).toString('latin1'), os: charString(f[1]!, file).toString('latin1') };
+      return { cpu: charString(first, file).toString('latin1'), os: charString(at(1), file).toString('latin1') };
     case 'CAA': {
       const flags = uint(first, 255, 'CAA flags', file, line);
-      const tag = f[1]!;
+      const tag = at(1);
       if (!/^[a-z0-9]+$/i.test(tag.text)) throw new ZoneError(file, tag.line, `bad CAA tag "${tag.text}": letters and digits only`);
-      return { flags, tag: tag.text.toLowerCase(), value: charString(f[2]!, file).toString('utf8'), issuerCritical: (flags & 128) !== 0 };
+      return { flags, tag: tag.text.toLowerCase(), value: charString(at(2), file).toString('utf8'), issuerCritical: (flags & 128) !== 0 };
     }
     case 'DS': {
       const digest = f.slice(3).map((t) => t.text).join('');
-      if (!/^([0-9a-f]{2})+$/i.test(digest)) throw new ZoneError(file, f[3]!.line, `bad DS digest "${digest}": expected hex`);
+      if (!/^([0-9a-f]{2})+$/i.test(digest)) throw new ZoneError(file, at(3).line, `bad DS digest "${digest}": expected hex`);
       return {
         keyTag: uint(first, 65535, 'DS key tag', file, line),
         algorithm: uint(f[1], 255, 'DS algorithm', file, line),

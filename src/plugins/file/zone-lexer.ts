@@ -41,7 +41,7 @@ export function tokenize(text: string, file: string): Entry[] {
   };
 
   while (i < n) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (atLineStart && depth === 0) {
       atLineStart = false;
       if (tokens.length === 0) {
@@ -81,9 +81,9 @@ export function tokenize(text: string, file: string): Entry[] {
       i++;
       for (;;) {
         if (i >= n || text[i] === '\n') throw new ZoneError(file, start, 'unterminated quoted string');
-        const q = text[i]!;
+        const q = text.charAt(i);
         if (q === '"') { i++; break; }
-        if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text[i + 1]!; i += 2; continue; }
+        if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text.charAt(i + 1); i += 2; continue; }
         s += q;
         i++;
       }
@@ -92,9 +92,9 @@ export function tokenize(text: string, file: string): Entry[] {
     }
     let s = '';
     while (i < n) {
-      const q = text[i]!;
+      const q = text.charAt(i);
       if (q === ' ' || q === '\t' || q === '\r' || q === '\n' || q === ';' || q === '(' || q === ')' || q === '"') break;
-      if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text[i + 1]!; i += 2; continue; }
+      if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text.charAt(i + 1); i += 2; continue; }
       s += q;
       i++;
     }

@@ -39,7 +39,8 @@ export function parseZone(text: string, origin: string, file: string): ParsedZon
   const records: ZoneRecord[] = [];
   let outOfZone = 0;
   for (const e of tokenize(text, file)) {
-    const t0 = e.tokens[0]!;
+    const t0 = e.tokens[0];
+    if (t0 === undefined) continue;
     if (!e.blankOwner && !t0.quoted && t0.text.startsWith('$')) {
       const v = directive(e, cur, file);
       if (v.origin !== undefined) cur = v.origin;
@@ -88,10 +89,10 @@ export function parseZone(text: string, origin: string, file: string): ParsedZon
 
 function directive(e: Entry, cur: string, file: string): { origin?: string; ttl?: number } {
   const [d, arg, ...rest] = e.tokens;
-  const name = d!.text.toUpperCase();
+  const name = (d?.text ?? '').toUpperCase();
   if (name === '$INCLUDE') throw new ZoneError(file, e.line, '$INCLUDE is not supported: put the included records in this file');
   if (name === '$GENERATE') throw new ZoneError(file, e.line, '$GENERATE is not supported: write the records out');
-  if (name !== '$ORIGIN' && name !== '$TTL') throw new ZoneError(file, e.line, `unknown directive "${d!.text}"; accepted: $ORIGIN, $TTL`);
+  if (name !== '$ORIGIN' && name !== '$TTL') throw new ZoneError(file, e.line, `unknown directive "${d?.text ?? ''}"; accepted: $ORIGIN, $TTL`);
   if (arg === undefined || rest.length > 0) throw new ZoneError(file, e.line, `${name} takes one argument`);
   // A relative $ORIGIN is appended to the current one (RFC 1035 5.1).
   if (name === '$ORIGIN') return { origin: absoluteName(arg, { origin: cur, file }) };

@@ -88,8 +88,8 @@ export class Zone {
     const chain: string[] = [];
     const labels = qname === this.origin ? [] : splitLabels(stripZone(qname, this.origin));
     let suffix = this.origin;
-    for (let k = labels.length - 1; k >= 0; k--) {
-      suffix = suffix === '' ? labels[k]! : `${labels[k]!}.${suffix}`;
+    for (const label of labels.reverse()) {
+      suffix = suffix === '' ? label : `${label}.${suffix}`;
       chain.push(suffix);
       const ns = this.nodes.get(suffix)?.get(QTYPE.NS);
       // DS lives on the parent's side of the cut (RFC 4035 3.1.4.1): the cut itself answers it.
@@ -102,8 +102,7 @@ export class Zone {
     if (this.parents.has(qname)) return { kind: 'nodata', authority: soa, ent: true };
     // RFC 4592: the source of synthesis is "*." + the closest encloser, which exists (records or ENT).
     let ce = this.origin;
-    for (let j = chain.length - 2; j >= 0; j--) {
-      const name = chain[j]!;
+    for (const name of chain.slice(0, -1).reverse()) {
       if (this.nodes.has(name) || this.parents.has(name)) { ce = name; break; }
     }
     const wild = ce === '' ? '*' : `*.${ce}`;
