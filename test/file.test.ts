@@ -37,12 +37,15 @@ loop2   IN CNAME loop1
 deleg   IN NS ns.deleg
         IN NS ns.other.test.
 ns.deleg IN A 192.0.2.54
+deleg   IN DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118
+pingpong IN CNAME pong.example.net.
 `;
 
 const EXAMPLE_NET = `$ORIGIN example.net.
 @ 300 IN SOA ns hostmaster 7 7200 3600 1209600 60
   300 IN NS ns
 ns 300 IN A 192.0.2.99
+pong 300 IN CNAME pingpong.example.org.
 `;
 
 const FALL_TEST = `@ 60 IN SOA ns hostmaster 1 7200 3600 1209600 60
@@ -179,6 +182,22 @@ example.org example.net {
     expect(up.count('host.upstream.test', 'A')).to.be.greaterThan(0);
   });
 
+  it('ends a chain at an in-zone name without the type as NODATA (SOA in authority)', async () => {
+    const r = await udpQuery(port, 'alias.example.org', 'MX');
+    expect(rcodeOf(r)).to.equal('NOERROR');
+    expect(rrLines(r.answers)).to.deep.equal(['alias.example.org CNAME www.example.org']);
+    expect(r.authorities?.map((x) => x.type)).to.deep.equal(['SOA']);
+  });
+
+  it('bounds a CNAME loop across zones of two file directives in one block and through the server', async () => {
+    // pingpong.example.org -> pong.example.net (other directive, so through the server) -> pingpong.example.org ...
+    const r = await udpQuery(port, 'pingpong.example.org', 'A');
+    expect(rcodeOf(r)).to.equal('SERVFAIL');
+    expect(rrLines(r.answers).slice(0, 2)).to.deep.equal(['pingpong.example.org CNAME pong.example.net', 'pong.example.net CNAME pingpong.example.org']);
+    // The server is still answering.
+    expect(rrLines((await udpQuery(port, 'www.example.org', 'A')).answers)).to.have.length(1);
+  });
+
   it('stops a CNAME loop in the zone with each CNAME once', async () => {
     const r = await udpQuery(port, 'loop1.example.org', 'A');
     expect(rcodeOf(r)).to.equal('NOERROR');
@@ -194,11 +213,12 @@ example.org example.net {
       expect(rrLines(r.authorities), name).to.deep.equal(['deleg.example.org NS ns.deleg.example.org', 'deleg.example.org NS ns.other.test']);
       expect(rrLines(r.additionals), name).to.deep.equal(['ns.deleg.example.org A 192.0.2.54']);
     }
-    // DS belongs to the parent side of the cut: NODATA from us, authoritative.
+    // DS belongs to the parent side of the cut: answered by us, authoritatively.
     const ds = await udpQuery(port, 'deleg.example.org', 'DS');
     expect(rcodeOf(ds)).to.equal('NOERROR');
     expect(aa(ds)).to.equal(true);
-    expect(ds.authorities?.[0]?.type).to.equal('SOA');
+    expect(ds.answers?.map((r) => (data(r) as { keyTag: number }).keyTag)).to.deep.equal([60485]);
+    expect(rcodeOf(await udpQuery(port, 'x.deleg.example.org', 'DS'))).to.equal('NOERROR');
   });
 
   it('serves two zones in one server block', async () => {
