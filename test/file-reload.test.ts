@@ -76,6 +76,23 @@ describe('file plugin: reload and setup errors', function () {
     expect(logs.slice(count).filter((l) => l.includes('plugin/file'))).to.deep.equal([]);
   });
 
+  it('keeps the loaded zone when the file goes away, and says so once', async () => {
+    const db = join(dir, 'db');
+    writeFileSync(db, zoneText(1, '192.0.2.1'));
+    const srv = await startCorefile(`example.org {\n    file ${db} {\n        reload 30ms\n    }\n}\n`);
+    try {
+      rmSync(db);
+      expect(await until(() => logs.some((l) => l.startsWith('[ERROR] plugin/file:')))).to.equal(true);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(logs.filter((l) => l.startsWith('[ERROR]'))).to.deep.equal([
+        `[ERROR] plugin/file: Failed to open zone file "${db}" (ENOENT), keeping the zone loaded before`,
+      ]);
+      expect(await wwwA(srv.port)).to.deep.equal(['192.0.2.1']);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('reload_by_mtime reloads a changed file whatever its serial', async () => {
     const db = join(dir, 'db');
     writeFileSync(db, zoneText(1, '192.0.2.1'));

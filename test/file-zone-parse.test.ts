@@ -139,6 +139,14 @@ sub DS 60485 5 1 2BB183AF5F22588179A53B0A 98631FAD1A292118
     expect(problem(`${SOA}${'a'.repeat(64)} A 192.0.2.1\n`).message).to.match(/:2: bad domain name/);
   });
 
+  it('writes escaped owner names the way the query parser does, so they match', () => {
+    const z = zone(`${SOA}has\\046dot A 192.0.2.1\nsp\\ ace A 192.0.2.2\nback\\\\slash A 192.0.2.3\n`);
+    expect([...z.records()].slice(1).map((r) => r.name)).to.deep.equal(['has\\.dot.example.org', 'sp\\032ace.example.org', 'back\\\\slash.example.org']);
+    expect(z.lookup('has\\.dot.example.org', 1).kind).to.equal('answer');
+    // The escaped dot is inside a label: "dot.example.org" is not an empty non-terminal.
+    expect(z.lookup('dot.example.org', 1).kind).to.equal('nxdomain');
+  });
+
   it('ignores records outside the origin and keeps one copy of a repeated record', () => {
     const parsed = parseZone(`${SOA}other.net. A 192.0.2.9\nwww A 192.0.2.1\nwww A 192.0.2.1\n`, 'example.org', FILE);
     expect(parsed.outOfZone).to.equal(1);

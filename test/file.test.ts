@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import type { DecodedPacket } from 'dns-packet';
+import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setLogSink } from '../src/log.js';
-import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery } from './support/dns.js';
+import { queryBytes, rcodeOf, rrLines, tcpQuery, tcpRaw, udpQuery, udpRaw } from './support/dns.js';
 import { freePort, startCorefile, type Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
 
@@ -39,6 +39,7 @@ deleg   IN NS ns.deleg
 ns.deleg IN A 192.0.2.54
 deleg   IN DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118
 pingpong IN CNAME pong.example.net.
+has\\046dot IN A 192.0.2.8
 `;
 
 const EXAMPLE_NET = `$ORIGIN example.net.
@@ -241,6 +242,16 @@ example.org example.net {
     const nodata = await udpQuery(port, 'here.fall.test', 'TXT');
     expect(nodata.answers).to.have.length(0);
     expect(up.count('here.fall.test')).to.equal(0);
+  });
+
+  it('matches an owner with an escaped dot to the query whose label holds a dot', async () => {
+    const labels = ['has.dot', 'example', 'org'].map((l) => Buffer.concat([Buffer.of(l.length), Buffer.from(l)]));
+    const q = Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+    const raw = await udpRaw(port, q);
+    expect(raw).to.not.equal(null);
+    const p = dnsPacket.decode(raw ?? Buffer.alloc(0));
+    expect(rcodeOf(p)).to.equal('NOERROR');
+    expect(p.answers?.map(data)).to.deep.equal(['192.0.2.8']);
   });
 
   it('refuses AXFR and IXFR (zone transfers need the transfer plugin)', async () => {

@@ -188,9 +188,12 @@ export class FilePlugin implements Plugin {
       this.text = text;
       this.apply(buildZones(text, path, this.opts.origins));
     } catch (err) {
-      const what = err instanceof ZoneError ? err.message : `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+      const kept = this.zones.size > 0 ? 'keeping the zone loaded before' : 'the zone answers SERVFAIL until it loads';
+      const what = err instanceof ZoneError
+        ? `Parsing zone file failed, ${kept}: ${err.message}`
+        : `Failed to open zone file "${path}" (${(err as NodeJS.ErrnoException).code ?? String(err)}), ${kept}`;
       // One line per problem, not one per tick.
-      if (what !== this.lastProblem) log('error', 'file', `Parsing zone file failed, keeping the zone loaded before: ${what}`);
+      if (what !== this.lastProblem) log('error', 'file', what);
       this.lastProblem = what;
     } finally {
       this.checking = false;

@@ -61,7 +61,36 @@ export function absoluteName(tok: Token, ctx: NameContext, lower = true): string
   else if (t.endsWith('.') && !escapedAt(t, t.length - 1)) name = t.slice(0, -1);
   else name = ctx.origin === '' ? t : `${t}.${ctx.origin}`;
   checkName(name, tok, ctx.file);
-  return lower ? name.toLowerCase() : name;
+  const canonical = canonicalName(name);
+  return lower ? canonical.toLowerCase() : canonical;
+}
+
+/**
+ * The escapes our query parser writes (src/dns/query.ts): `\.` and `\\`,
+ * `\DDD` for bytes up to 0x20 and from 0x7f, every other byte as itself. A
+ * zone file may say `has\046dot` or `has\.dot`; both must match the query.
+ */
+export function canonicalName(name: string): string {
+  if (!/[\\\u0000-\u0020\u007f-\uffff]/.test(name)) return name;
+  return splitLabels(name).map((label) => {
+    let out = '';
+    for (const c of unescapeBytes(label) ?? Buffer.alloc(0)) {
+      if (c === 0x2e || c === 0x5c) out += `\\${String.fromCharCode(c)}`;
+      else if (c <= 0x20 || c >= 0x7f) out += `\\${c.toString().padStart(3, '0')}`;
+      else out += String.fromCharCode(c);
+    }
+    return out;
+  }).join('.');
+}
+
+/** The name one label up ("" above a single label), splitting at the first unescaped dot. */
+export function parentName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charAt(i);
+    if (c === '\\') i++;
+    else if (c === '.') return name.slice(i + 1);
+  }
+  return '';
 }
 
 /** Is the character at `i` preceded by an odd number of backslashes? */

@@ -4,7 +4,7 @@
 import { QTYPE } from '../../dns/constants.js';
 import { isSubdomain, stripZone } from '../../dns/names.js';
 import type { RR } from '../../dns/reply.js';
-import { splitLabels, TYPE_CODES } from './rdata.js';
+import { parentName, splitLabels, TYPE_CODES } from './rdata.js';
 import { type ParsedZone, ZoneError } from './zone-parse.js';
 
 const DS = 43;
@@ -57,8 +57,7 @@ export class Zone {
     if (node === undefined) {
       this.nodes.set(rr.name, node = new Map());
       for (let n = rr.name; n !== this.origin && n !== '';) {
-        const dot = n.indexOf('.');
-        n = dot < 0 ? '' : n.slice(dot + 1);
+        n = parentName(n);
         if (this.parents.has(n)) break;
         this.parents.add(n);
       }
