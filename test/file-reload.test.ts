@@ -154,6 +154,23 @@ describe('file plugin: reload and setup errors', function () {
     }
   });
 
+  it('serves one file as several zones, each read with its own origin', async () => {
+    const db = join(dir, 'db.shared');
+    writeFileSync(db, '@ 60 IN SOA ns hostmaster 1 7200 3600 1209600 60\nwww 60 IN A 192.0.2.21\n');
+    const srv = await startCorefile(`. {\n    file ${db} a.test b.test\n}\n`);
+    try {
+      for (const zone of ['a.test', 'b.test']) {
+        expect(rrLines((await udpQuery(srv.port, `www.${zone}`, 'A')).answers)).to.deep.equal([`www.${zone} A 192.0.2.21`]);
+        const soa = await udpQuery(srv.port, zone, 'SOA');
+        expect((soa.answers?.[0] as { data?: { mname?: string } } | undefined)?.data?.mname).to.equal(`ns.${zone}`);
+      }
+      // Names in neither zone reach the end of the chain: SERVFAIL (CoreDNS's file, last in its chain, says REFUSED).
+      expect(rcodeOf(await udpQuery(srv.port, 'www.c.test', 'A'))).to.equal('SERVFAIL');
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('takes a relative DBFILE from the Corefile\'s folder', async () => {
     writeFileSync(join(dir, 'db.rel'), zoneText(1, '192.0.2.11'));
     const corefile = parseCorefile(`example.org {\n    bind 127.0.0.1\n    file db.rel\n}\n`, { file: join(dir, 'Corefile') });
