@@ -102,6 +102,10 @@ function escapedAt(s: string, i: number): boolean {
 
 function checkName(name: string, tok: Token, file: string): void {
   if (name === '') return;
+  // The common case, plain ASCII without escapes: lengths are octets.
+  if (!/[^\x21-\x5b\x5d-\x7e]/.test(name)) {
+    if (name.length <= 253 && name.split('.').every((l) => l.length > 0 && l.length <= 63)) return;
+  }
   let total = 1;
   for (const label of splitLabels(name)) {
     const bytes = unescapeBytes(label);

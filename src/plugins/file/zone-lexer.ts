@@ -76,29 +76,24 @@ export function tokenize(text: string, file: string): Entry[] {
     }
     if (tokens.length === 0) entryLine = line;
     if (c === '"') {
-      const start = line;
-      let s = '';
-      i++;
+      const start = ++i;
       for (;;) {
-        if (i >= n || text[i] === '\n') throw new ZoneError(file, start, 'unterminated quoted string');
         const q = text.charAt(i);
-        if (q === '"') { i++; break; }
-        if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text.charAt(i + 1); i += 2; continue; }
-        s += q;
-        i++;
+        if (q === '' || q === '\n') throw new ZoneError(file, line, 'unterminated quoted string');
+        if (q === '"') break;
+        i += q === '\\' && text.charAt(i + 1) !== '\n' ? 2 : 1;
       }
-      tokens.push({ text: s, quoted: true, line: start });
+      tokens.push({ text: text.slice(start, i), quoted: true, line });
+      i++;
       continue;
     }
-    let s = '';
+    const start = i;
     while (i < n) {
       const q = text.charAt(i);
       if (q === ' ' || q === '\t' || q === '\r' || q === '\n' || q === ';' || q === '(' || q === ')' || q === '"') break;
-      if (q === '\\' && i + 1 < n && text[i + 1] !== '\n') { s += q + text.charAt(i + 1); i += 2; continue; }
-      s += q;
-      i++;
+      i += q === '\\' && i + 1 < n && text.charAt(i + 1) !== '\n' ? 2 : 1;
     }
-    tokens.push({ text: s, quoted: false, line });
+    tokens.push({ text: text.slice(start, i), quoted: false, line });
   }
   if (depth > 0) throw new ZoneError(file, openedAt, '"(" is never closed');
   endEntry();

@@ -2,9 +2,9 @@
 // zone cuts, exact names, empty non-terminals, wildcards (RFC 4592).
 
 import { QTYPE } from '../../dns/constants.js';
-import { isSubdomain, stripZone } from '../../dns/names.js';
+import { isSubdomain } from '../../dns/names.js';
 import type { RR } from '../../dns/reply.js';
-import { parentName, splitLabels, TYPE_CODES } from './rdata.js';
+import { parentName, TYPE_CODES } from './rdata.js';
 import { type ParsedZone, ZoneError } from './zone-parse.js';
 
 const DS = 43;
@@ -31,16 +31,20 @@ export class Zone {
   /** Names with something below them: every proper ancestor of an owner, down to the origin. */
   private readonly parents = new Set<string>();
   private readonly ordered: RR[] = [];
+  /** Names below the origin holding NS: delegations. */
+  private readonly cuts = new Map<string, RR[]>();
 
   constructor(readonly origin: string, parsed: ParsedZone, file: string) {
     let soa: RR | null = null;
+    // Records already held, to keep one copy of a repeated record; dropped after loading.
+    const seen = new Set<string>();
     for (const { rr, line } of parsed.records) {
       if (rr.type === 'SOA') {
         if (rr.name !== origin) throw new ZoneError(file, line, `SOA record for ${rr.name}.: the zone's SOA belongs at its origin ${origin}.`);
         if (soa !== null) throw new ZoneError(file, line, `a second SOA record for ${origin}.; a zone has one`);
         soa = rr;
       }
-      this.add(rr);
+      this.add(rr, seen);
     }
     if (soa === null) {
       const line = parsed.records[0]?.line ?? 1;
@@ -49,9 +53,13 @@ export class Zone {
     this.soa = soa;
     this.serial = (soa as { data: { serial: number } }).data.serial;
     this.nameServers = this.nodes.get(origin)?.get(QTYPE.NS) ?? [];
+    for (const [name, node] of this.nodes) {
+      const ns = node.get(QTYPE.NS);
+      if (ns !== undefined && name !== origin) this.cuts.set(name, ns);
+    }
   }
 
-  private add(rr: RR): void {
+  private add(rr: RR, seen: Set<string>): void {
     const code = TYPE_CODES[rr.type] ?? 0;
     let node = this.nodes.get(rr.name);
     if (node === undefined) {
@@ -62,10 +70,11 @@ export class Zone {
         this.parents.add(n);
       }
     }
+    const key = `${rr.name} ${code} ${JSON.stringify((rr as { data: unknown }).data)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
     let set = node.get(code);
     if (set === undefined) node.set(code, set = []);
-    const key = JSON.stringify((rr as { data: unknown }).data);
-    if (set.some((x) => JSON.stringify((x as { data: unknown }).data) === key)) return;
     set.push(rr);
     this.ordered.push(rr);
   }
@@ -83,32 +92,32 @@ export class Zone {
       if (qtype === QTYPE.SOA) return { kind: 'answer', answer: soa, authority: this.nameServers, additional: [] };
       if (qtype === QTYPE.NS && this.nameServers.length > 0) return { kind: 'answer', answer: this.nameServers, authority: [], additional: this.glue(this.nameServers, this.origin) };
     }
-    // Names from just below the origin down to qname: the first holding NS is a zone cut.
-    const chain: string[] = [];
-    const labels = qname === this.origin ? [] : splitLabels(stripZone(qname, this.origin));
-    let suffix = this.origin;
-    for (const label of labels.reverse()) {
-      suffix = suffix === '' ? label : `${label}.${suffix}`;
-      chain.push(suffix);
-      const ns = this.nodes.get(suffix)?.get(QTYPE.NS);
-      // DS lives on the parent's side of the cut (RFC 4035 3.1.4.1): the cut itself answers it.
-      if (ns !== undefined && !(qtype === DS && suffix === qname)) {
-        return { kind: 'referral', authority: ns, additional: this.glue(ns, suffix) };
-      }
+    if (this.cuts.size > 0) {
+      const cut = this.cutAbove(qname, qtype);
+      if (cut !== null) return { kind: 'referral', authority: cut.ns, additional: this.glue(cut.ns, cut.name) };
     }
     const node = this.nodes.get(qname);
     if (node !== undefined) return this.fromNode(node, qname, qtype, false);
     if (this.parents.has(qname)) return { kind: 'nodata', authority: soa, ent: true };
     // RFC 4592: the source of synthesis is "*." + the closest encloser, which exists (records or ENT).
-    let ce = this.origin;
-    for (const name of chain.slice(0, -1).reverse()) {
-      if (this.nodes.has(name) || this.parents.has(name)) { ce = name; break; }
-    }
+    let ce = parentName(qname);
+    while (ce !== this.origin && ce !== '' && !this.nodes.has(ce) && !this.parents.has(ce)) ce = parentName(ce);
     const wild = ce === '' ? '*' : `*.${ce}`;
     const wnode = this.nodes.get(wild);
     if (wnode !== undefined) return this.fromNode(wnode, qname, qtype, true);
     if (this.parents.has(wild)) return { kind: 'nodata', authority: soa, ent: false };
     return { kind: 'nxdomain', authority: soa };
+  }
+
+  /** The highest zone cut at or above qname (below the origin), or null. */
+  private cutAbove(qname: string, qtype: number): { name: string; ns: RR[] } | null {
+    let top: { name: string; ns: RR[] } | null = null;
+    for (let n = qname; n !== this.origin && n !== ''; n = parentName(n)) {
+      const ns = this.cuts.get(n);
+      // DS lives on the parent's side of the cut (RFC 4035 3.1.4.1): the cut itself answers it.
+      if (ns !== undefined && !(qtype === DS && n === qname)) top = { name: n, ns };
+    }
+    return top;
   }
 
   private fromNode(node: Node, qname: string, qtype: number, wildcard: boolean): Lookup {
@@ -136,12 +145,14 @@ export class Zone {
   /** A and AAAA of in-zone MX and SRV targets, once per target (as CoreDNS). */
   targets(answer: RR[]): RR[] {
     const out: RR[] = [];
-    const seen = new Set<string>();
+    let seen: Set<string> | null = null;
     for (const rr of answer) {
+      if (rr.type !== 'MX' && rr.type !== 'SRV') continue;
       const d = (rr as { data: unknown }).data as { exchange?: string; target?: string } | null;
-      const t = rr.type === 'MX' ? d?.exchange : rr.type === 'SRV' ? d?.target : undefined;
+      const t = rr.type === 'MX' ? d?.exchange : d?.target;
       if (t === undefined) continue;
       const target = t.toLowerCase();
+      seen ??= new Set();
       if (seen.has(target) || !isSubdomain(target, this.origin)) continue;
       seen.add(target);
       out.push(...this.addresses(target));
