@@ -123,7 +123,9 @@ sub DS 60485 5 1 2BB183AF5F22588179A53B0A 98631FAD1A292118
     expect(problem('www A 192.0.2.1\n').message).to.equal(`${FILE}:1: the zone has no SOA record at its origin example.org. (RFC 1035: the SOA comes first)`);
     expect(problem('').message).to.match(/:1: the zone has no SOA record/);
     expect(problem(`${SOA}${SOA}`).message).to.match(/:2: a second SOA record for example\.org\./);
-    expect(problem(`www SOA a b 1 2 3 4 5\n`).message).to.match(/:1: SOA record for www\.example\.org\./);
+    expect(problem(`www SOA a b 1 2 3 4 5\n`).message).to.match(/:1: SOA record for www\.example\.org\. in zone "example\.org\."/);
+    // The CoreDNS README's pitfall: a server block for "." reading example.org's file without naming the zone.
+    expect(problem(`$ORIGIN example.org.\n${SOA}`, '').message).to.equal(`${FILE}:2: SOA record for example.org. in zone ".": a zone's SOA is at its origin; name the zone in the directive (file DBFILE example.org) or the server block`);
   });
 
   it('refuses $INCLUDE, $GENERATE, other classes, and broken syntax, with the line', () => {

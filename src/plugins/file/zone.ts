@@ -40,7 +40,9 @@ export class Zone {
     const seen = new Set<string>();
     for (const { rr, line } of parsed.records) {
       if (rr.type === 'SOA') {
-        if (rr.name !== origin) throw new ZoneError(file, line, `SOA record for ${rr.name}.: the zone's SOA belongs at its origin ${origin}.`);
+        if (rr.name !== origin) {
+          throw new ZoneError(file, line, `SOA record for ${rr.name}. in zone "${origin}.": a zone's SOA is at its origin; name the zone in the directive (file DBFILE ${rr.name}) or the server block`);
+        }
         if (soa !== null) throw new ZoneError(file, line, `a second SOA record for ${origin}.; a zone has one`);
         soa = rr;
       }
