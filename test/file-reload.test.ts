@@ -147,6 +147,9 @@ describe('file plugin: reload and setup errors', function () {
       ['reload soon', /test\.Corefile:3: invalid duration "soon"/],
       ['reload', /test\.Corefile:3: reload: wrong number of arguments/],
     ];
+    let bare: unknown = null;
+    await startCorefile('example.org {\n    file\n}\n').catch((e: unknown) => { bare = e; });
+    expect(String(bare)).to.match(/test\.Corefile:2: file: wrong number of arguments \(got 0\); usage: file DBFILE \[ZONES\.\.\.\]/);
     for (const [line, re] of problems) {
       let err: unknown = null;
       await startCorefile(`example.org {\n    file ${db} {\n        ${line}\n    }\n}\n`).catch((e: unknown) => { err = e; });

@@ -13,7 +13,8 @@ const OPTIONS = ['reload', 'reload_by_mtime', 'fallthrough', 'upstream'];
 /** `file DBFILE [ZONES...] { reload DURATION; reload_by_mtime; fallthrough [ZONES...] }` */
 export function parseFile(d: Directive, blockZones: readonly string[]): FileOptions {
   expectArgs(d, 1, Infinity, 'file DBFILE [ZONES...]');
-  const [file, ...zones] = d.args as [string, ...string[]];
+  const file = d.args[0] ?? '';
+  const zones = d.args.slice(1);
   // Relative to the Corefile's folder, as the kubernetes plugin's paths (CoreDNS: the `root` folder).
   const path = isAbsolute(file) ? file : resolve(dirname(d.file), file);
   const opts: FileOptions = {
