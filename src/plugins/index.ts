@@ -2,6 +2,7 @@ import type { PluginDefinition } from '../server/plugin.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { errorsPlugin } from './errors/setup.js';
+import { filePlugin } from './file/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
@@ -18,7 +19,7 @@ import { reloadPlugin } from './reload/setup.js';
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
- * hosts, kubernetes, loop, forward.
+ * hosts, kubernetes, file, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -32,6 +33,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   cachePlugin,
   hostsPlugin,
   kubernetesPlugin,
+  filePlugin,
   loopPlugin,
   forwardPlugin,
 ];
