@@ -145,7 +145,7 @@ describe('file plugin: reload and setup errors', function () {
     const problems: Array<[string, RegExp]> = [
       ['no_such_thing', /test\.Corefile:3: file: unknown option "no_such_thing"; accepted: reload, reload_by_mtime, fallthrough/],
       ['reload soon', /test\.Corefile:3: invalid duration "soon"/],
-      ['reload', /test\.Corefile:3: reload: wrong number of arguments/],
+      ['reload', /test\.Corefile:3: file: option "reload": wrong number of arguments \(got 0\); usage: reload DURATION/],
     ];
     let bare: unknown = null;
     await startCorefile('example.org {\n    file\n}\n').catch((e: unknown) => { bare = e; });

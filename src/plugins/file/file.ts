@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { inZones } from '../../corefile/zones.js';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
-import type { Reply, RR } from '../../dns/reply.js';
+import { records, type Reply, type RR } from '../../dns/reply.js';
+import type { Fallthrough } from '../../corefile/fallthrough.js';
 import { log } from '../../log.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
 import { type Lookup, Zone } from './zone.js';
@@ -20,8 +20,7 @@ export interface FileOptions {
   reloadMs: number;
   /** Reload when the modification time moves, whatever the SOA serial says. */
   reloadByMtime: boolean;
-  /** null: no fallthrough; []: every zone; else these zones. */
-  fallthrough: string[] | null;
+  fallthrough: Fallthrough;
 }
 
 /** CNAMEs followed inside our zones before we stop (CoreDNS follows 8 more after the first). */
@@ -32,8 +31,8 @@ const CHASE_TIMEOUT_MS = 2000;
 const chaseDepth = new AsyncLocalStorage<number>();
 
 /** Every reply of this plugin is built here (one place to adapt when Reply changes shape). */
-export function zoneReply(rcode: number, aa: boolean, answer: RR[] = [], authority: RR[] = [], additional: RR[] = []): Reply {
-  return { rcode, aa, answer, authority, additional, by: 'file' };
+export function zoneReply(rcode: number, aa: boolean, answer?: RR[], authority?: RR[], additional?: RR[]): Reply {
+  return records(rcode, 'file', aa, answer, authority, additional);
 }
 
 /** The file's text as one zone per origin; throws ZoneError (FILE:LINE). */
@@ -118,8 +117,7 @@ export class FilePlugin implements Plugin {
   }
 
   private fallsThrough(lname: string): boolean {
-    const f = this.opts.fallthrough;
-    return f !== null && (f.length === 0 || inZones(lname, f));
+    return this.opts.fallthrough.matches(lname);
   }
 
   /** Follows a CNAME chain through our zones; a target outside them is asked of the server. */
@@ -162,7 +160,7 @@ export class FilePlugin implements Plugin {
       clearTimeout(timer);
     }
     if (r === null) return zoneReply(RCODE.SERVFAIL, true, answer);
-    const s = r.wire ? sectionsOf(r.wire) : r;
+    const s = r.kind === 'relay' ? sectionsOf(r.wire, r.by, r.rcode) : r;
     const all = [...answer, ...s.answer];
     const soa = [zone.soa];
     // The target's rcode is the answer's (RFC 6604 3); authority from our zone, as CoreDNS.

@@ -1,14 +1,25 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
-import { expectArgs, noBlock, parseDuration, unknownOption } from '../../corefile/options.js';
+import { Fallthrough } from '../../corefile/fallthrough.js';
+import { expectArgs, parseDuration } from '../../corefile/options.js';
+import { type OptionTable, walkOptions } from '../../corefile/walk.js';
 import { zoneArgs } from '../../corefile/zones.js';
 import { log } from '../../log.js';
 import type { PluginDefinition } from '../../server/plugin.js';
 import { FilePlugin, type FileOptions, loadZonesSync } from './file.js';
 import { ZoneError } from './zone-parse.js';
 
-const OPTIONS = ['reload', 'reload_by_mtime', 'fallthrough', 'upstream'];
+const OPTIONS: OptionTable<FileOptions> = {
+  reload: { args: [1, 1], usage: 'reload DURATION (0 disables)', apply(f, o) { f.reloadMs = parseDuration(o.args[0] ?? '', o); } },
+  reload_by_mtime: { args: [0, 0], usage: 'reload_by_mtime', apply(f) { f.reloadByMtime = true; } },
+  fallthrough: { args: [0, Infinity], usage: 'fallthrough [ZONES...]', apply(f, o) { f.fallthrough = Fallthrough.parse(o, 'file'); } },
+  upstream: {
+    args: [0, Infinity], usage: 'upstream',
+    // CoreDNS still accepts and ignores it: CNAME targets outside the zone are always resolved through the server.
+    apply(_f, o) { log('warn', 'file', 'upstream is obsolete and ignored', { at: `${o.file}:${o.line}` }); },
+  },
+};
 
 /** `file DBFILE [ZONES...] { reload DURATION; reload_by_mtime; fallthrough [ZONES...] }` */
 export function parseFile(d: Directive, blockZones: readonly string[]): FileOptions {
@@ -22,32 +33,9 @@ export function parseFile(d: Directive, blockZones: readonly string[]): FileOpti
     origins: zones.length > 0 ? zoneArgs(zones, d, 'file') : [...blockZones],
     reloadMs: 60_000,
     reloadByMtime: false,
-    fallthrough: null,
+    fallthrough: Fallthrough.never,
   };
-  const seen = new Set<string>();
-  for (const o of d.block ?? []) {
-    if (!OPTIONS.includes(o.name)) throw unknownOption(o, 'file', OPTIONS.filter((x) => x !== 'upstream'));
-    if (seen.has(o.name)) throw configError(o, `file: "${o.name}" is given twice; give it once`);
-    seen.add(o.name);
-    noBlock(o);
-    switch (o.name) {
-      case 'reload':
-        expectArgs(o, 1, 1, 'reload DURATION (0 disables)');
-        opts.reloadMs = parseDuration(o.args[0] ?? '', o);
-        break;
-      case 'reload_by_mtime':
-        expectArgs(o, 0, 0, 'reload_by_mtime');
-        opts.reloadByMtime = true;
-        break;
-      case 'fallthrough':
-        opts.fallthrough = o.args.length > 0 ? zoneArgs(o.args, o, 'file') : [];
-        break;
-      case 'upstream':
-        // CoreDNS still accepts and ignores it: CNAME targets outside the zone are always resolved through the server.
-        log('warn', 'file', 'upstream is obsolete and ignored', { at: `${o.file}:${o.line}` });
-        break;
-    }
-  }
+  walkOptions(d, 'file', OPTIONS, opts);
   return opts;
 }
 
