@@ -1,11 +1,12 @@
 // Metrics other plugins keep as plain public numbers (cache.stats,
-// forward.metrics, kubernetes.store / its watch source), turned into
+// forward.metrics, template.metrics, kubernetes.store / its watch source), turned into
 // Prometheus samples at scrape time, so those plugins' query paths pay
 // nothing for them. Names and labels follow CoreDNS's cache, forward/proxy
 // and kubernetes plugins; clusterdns_kubernetes_* are ours.
 
 import { rcodeName } from '../dns/constants.js';
 import { ForwardMetrics } from '../plugins/forward/metrics.js';
+import { TemplateMetrics } from '../plugins/template/metrics.js';
 import type { Plugin } from '../server/plugin.js';
 import type { Aggregator } from 'prom-client';
 import { histogramSamples, type Labels, type MetricKind, type Sample } from './snapshot.js';
@@ -34,6 +35,10 @@ export const PLUGIN_FAMILIES: Record<string, FamilySpec> = {
   coredns_proxy_healthcheck_failures_total: { type: 'counter', help: 'Counter of the number of failed healthchecks.' },
   coredns_proxy_conn_cache_hits_total: { type: 'counter', help: 'Counter of connection cache hits per upstream and protocol.' },
   coredns_proxy_conn_cache_misses_total: { type: 'counter', help: 'Counter of connection cache misses per upstream and protocol.' },
+
+  coredns_template_matches_total: { type: 'counter', help: 'Counter of template regex matches.' },
+  coredns_template_template_failures_total: { type: 'counter', help: 'Counter of go template failures.' },
+  coredns_template_rr_failures_total: { type: 'counter', help: 'Counter of mis-templated RRs.' },
 
   coredns_kubernetes_dns_programming_duration_seconds: { type: 'histogram', help: 'Histogram of the time (in seconds) it took to program a dns instance.' },
 
@@ -68,6 +73,7 @@ export interface Placement {
 export function statsOf(p: Plugin): object | null {
   const q = p as unknown as Record<string, unknown>;
   if (p.name === 'forward' && q.metrics instanceof ForwardMetrics) return q.metrics;
+  if (p.name === 'template' && q.metrics instanceof TemplateMetrics) return q.metrics;
   if (p.name === 'cache' && isCacheStats(q.stats) && typeof q.entries === 'function') return p;
   if (p.name === 'kubernetes' && isObject(q.store)) return p;
   return null;
@@ -75,6 +81,7 @@ export function statsOf(p: Plugin): object | null {
 
 export function readPlugin(name: string, stats: object, at: Placement): PluginSample[] {
   if (stats instanceof ForwardMetrics) return readForward(stats);
+  if (stats instanceof TemplateMetrics) return readTemplate(stats);
   if (name === 'cache') return readCache(stats as CacheLike, at);
   if (name === 'kubernetes') return readKubernetes(stats as KubernetesLike, at);
   return [];
@@ -139,6 +146,22 @@ function readForward(f: ForwardMetrics): PluginSample[] {
         }
       }
     }
+  }
+  return out;
+}
+
+// ---- template ------------------------------------------------------------
+
+function readTemplate(t: TemplateMetrics): PluginSample[] {
+  const out: PluginSample[] = [];
+  for (const { labels, count } of t.matches.values()) {
+    out.push({ family: 'coredns_template_matches_total', sample: { labels: { ...labels, view: '' }, value: count }, monotonic: true });
+  }
+  for (const [family, m] of [
+    ['coredns_template_template_failures_total', t.templateFailures],
+    ['coredns_template_rr_failures_total', t.rrFailures],
+  ] as const) {
+    for (const { labels, count } of m.values()) out.push({ family, sample: { labels: { ...labels, view: '' }, value: count }, monotonic: true });
   }
   return out;
 }
