@@ -154,7 +154,7 @@ function readForward(f: ForwardMetrics): PluginSample[] {
 
 function readTemplate(t: TemplateMetrics): PluginSample[] {
   const out: PluginSample[] = [];
-  for (const { labels, count } of t.matches.values()) {
+  for (const { labels, count } of [...t.matches.values()].flatMap((m) => [...m.values()])) {
     out.push({ family: 'coredns_template_matches_total', sample: { labels: { ...labels, view: '' }, value: count }, monotonic: true });
   }
   for (const [family, m] of [

@@ -7,7 +7,7 @@ import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin
 import { inZones } from '../../corefile/zones.js';
 import { TemplateExecError, type GoTemplate } from './gotemplate-exec.js';
 import { TemplateData } from './data.js';
-import type { TemplateMetrics } from './metrics.js';
+import type { MatchLabels, TemplateMetrics } from './metrics.js';
 import { parseRR, RRSyntaxError } from './rr.js';
 
 export type Section = 'answer' | 'additional' | 'authority';
@@ -50,6 +50,8 @@ export class TemplatePlugin implements Plugin {
   readonly classes: readonly number[];
   /** Replies are the same for every match (no field used): built once. */
   private readonly fixed: { reply: Reply; hasCname: boolean } | null;
+  /** The zones as `.Zone` shows them ("example."), by index. */
+  private readonly zoneTexts: readonly string[];
 
   constructor(
     readonly spec: TemplateSpec,
@@ -58,14 +60,21 @@ export class TemplatePlugin implements Plugin {
   ) {
     this.classes = classesFor(spec.qclass);
     this.fixed = fixedReply(spec);
+    this.zoneTexts = spec.zones.map(fqdn);
   }
 
+  /** The gate every query passes: kept small so it stays cheap for names no template takes. */
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
     const s = this.spec;
     const zone = longestZone(req.lname, s.zones);
-    if (zone === null) return next(req);
+    if (zone < 0) return next(req);
     if (s.qclass !== QCLASS.ANY && req.qclass !== QCLASS.ANY && req.qclass !== s.qclass) return next(req);
     if (s.qtype !== QTYPE.ANY && req.type !== QTYPE.ANY && req.type !== s.qtype) return next(req);
+    return this.inZone(req, next, zone);
+  }
+
+  private inZone(req: Request, next: Handler, zone: number): Reply | Promise<Reply> {
+    const s = this.spec;
     const qname = fqdn(req.lname);
     let match: RegExpExecArray | null = null;
     let regex: CompiledRegex | null = null;
@@ -77,13 +86,15 @@ export class TemplatePlugin implements Plugin {
       const f = s.fallthrough;
       return f !== null && (f.length === 0 || inZones(req.lname, f)) ? next(req) : failure();
     }
-    const data = new TemplateData(req, fqdn(zone), qname, regex, match, s.qclass, s.qtype);
-    const labels = { server: req.server, zone: data.zoneText, class: data.classText, type: data.typeText };
-    this.metrics.match(labels);
+    const labels = this.metrics.match(req.server, zone, this.zoneTexts[zone]!, req.qclass, req.type, s.qclass, s.qtype);
     if (s.rcode === RCODE.SERVFAIL) return failure();
     const chase = (req.type === QTYPE.A || req.type === QTYPE.AAAA) && !req.internal;
     if (this.fixed !== null && !(chase && this.fixed.hasCname)) return this.fixed.reply;
+    return this.render(req, new TemplateData(req, labels.zone, qname, regex, match, s.qclass, s.qtype), labels, chase);
+  }
 
+  private render(req: Request, data: TemplateData, labels: MatchLabels, chase: boolean): Reply | Promise<Reply> {
+    const s = this.spec;
     const out: Record<Section, RR[]> = { answer: [], additional: [], authority: [] };
     for (const section of ORDER) {
       for (const t of s.sections[section]) {
@@ -93,14 +104,14 @@ export class TemplatePlugin implements Plugin {
         } catch (err) {
           if (!(err instanceof TemplateExecError)) throw err;
           this.metrics.templateFailure({ ...labels, section, template: t.text });
-          return failure(new Error(`template: ${section}: ${err.message}`));
+          return failure(new Error(`${section}: ${err.message}`));
         }
         try {
           out[section].push(parseRR(text));
         } catch (err) {
           if (!(err instanceof RRSyntaxError)) throw err;
           this.metrics.rrFailure({ ...labels, section, template: t.text });
-          return failure(new Error(`template: ${section}: ${err.message} in ${JSON.stringify(text)}`));
+          return failure(new Error(`${section}: ${err.message} in ${JSON.stringify(text)}`));
         }
       }
     }
@@ -160,12 +171,13 @@ function failure(error?: Error): Reply {
 
 // ---- helpers ----------------------------------------------------------------
 
-/** The longest of `zones` holding lname (CoreDNS's Zones.Matches), or null; allocates nothing. */
-function longestZone(lname: string, zones: readonly string[]): string | null {
-  let best: string | null = null;
+/** Index of the longest of `zones` holding lname (CoreDNS's Zones.Matches), or -1; allocates nothing. */
+function longestZone(lname: string, zones: readonly string[]): number {
+  let best = -1;
+  let bestLength = -1;
   for (let i = 0; i < zones.length; i++) {
     const z = zones[i]!;
-    if ((best === null || z.length > best.length) && isSubdomain(lname, z)) best = z;
+    if (z.length > bestLength && isSubdomain(lname, z)) { best = i; bestLength = z.length; }
   }
   return best;
 }
