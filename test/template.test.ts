@@ -187,6 +187,24 @@ describe('template', function () {
     expect((await ask(port, 'c.multi.example', 'TXT')).answer).to.deep.equal(['c.multi.example 60 TXT "^c[.]"']);
   });
 
+  it('gives templates every field CoreDNS does: .Name .Zone .Class .Type .Regex .Match .Group .Question .Message .Remote', async () => {
+    const port = await start(`
+  template IN TXT fields.example {
+    match "^(?P<host>[a-z]+)[.](fields)[.]example[.]$"
+    answer "{{ .Name }} 60 IN TXT {{ .Zone }} {{ .Class }} {{ .Type }} {{ index .Match 2 }} {{ .Group.host }} {{ index .Group \\"1\\" }}"
+    additional "{{ .Name }} 60 IN TXT \\"{{ .Question }}\\" {{ .Question.Name }} {{ .Question.Qtype }} {{ (index .Message.Question 0).Qclass }} {{ .Message.RecursionDesired }} {{ .Remote }} {{ .Meta \\"x\\" }}x \\"{{ .Regex }}\\""
+  }`);
+    const r = await ask(port, 'WWW.Fields.example', 'TXT');
+    // Owner names compress to the question, so they come back in its spelling: compare them case-blind.
+    const owners = (lines: string[]): string[] => lines.map((l) => l.replace(/^\S+/, (o) => o.toLowerCase()));
+    r.answer = owners(r.answer);
+    r.additional = owners(r.additional);
+    expect(r.answer).to.deep.equal(['www.fields.example 60 TXT "fields.example." "IN" "TXT" "fields" "www" "www"']);
+    expect(r.additional).to.deep.equal([
+      'www.fields.example 60 TXT ";WWW.Fields.example.\tIN\t TXT" "WWW.Fields.example." "16" "1" "true" "127.0.0.1" "x" "^(?P<host>[a-z]+)[.](fields)[.]example[.]$"',
+    ]);
+  });
+
   it('fallthrough ZONES passes on only the names in those zones', async () => {
     const port = await start(`
   template IN A example.org {
