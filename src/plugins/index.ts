@@ -12,13 +12,14 @@ import { loopPlugin } from './loop/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
+import { whoamiPlugin } from './whoami/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
- * hosts, kubernetes, loop, forward.
+ * hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -34,4 +35,5 @@ export const PLUGINS: readonly PluginDefinition[] = [
   kubernetesPlugin,
   loopPlugin,
   forwardPlugin,
+  whoamiPlugin,
 ];
