@@ -1,6 +1,7 @@
 import type { PluginDefinition } from '../server/plugin.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
+import { chaosPlugin } from './chaos/setup.js';
 import { errorsPlugin } from './errors/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { healthPlugin } from './health/setup.js';
@@ -18,7 +19,7 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, errors, log, chaos, loadbalance, cache,
  * hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -29,6 +30,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  chaosPlugin,
   loadbalancePlugin,
   cachePlugin,
   hostsPlugin,
