@@ -1,4 +1,5 @@
 import type { PluginDefinition } from '../server/plugin.js';
+import { anyPlugin } from './any/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { chaosPlugin } from './chaos/setup.js';
@@ -19,7 +20,7 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, chaos, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, errors, log, any, chaos, loadbalance, cache,
  * hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -30,6 +31,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  anyPlugin,
   chaosPlugin,
   loadbalancePlugin,
   cachePlugin,
