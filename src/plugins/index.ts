@@ -9,6 +9,7 @@ import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
 import { kubernetesPlugin } from './kubernetes/setup.js';
 import { loadbalancePlugin } from './loadbalance/setup.js';
+import { localPlugin } from './local/setup.js';
 import { logPlugin } from './log/setup.js';
 import { loopPlugin } from './loop/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
@@ -20,7 +21,7 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, any, chaos, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
  * hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -31,6 +32,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  localPlugin,
   anyPlugin,
   chaosPlugin,
   loadbalancePlugin,
