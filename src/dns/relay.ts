@@ -2,6 +2,7 @@ import dnsPacket from 'dns-packet';
 import { FLAG, RCODE } from './constants.js';
 import { encodeError, encodeReply, OPT_SIZE, writeOptAt, type EncodeLimits, type QueryEcho } from './encode.js';
 import type { Reply, RR } from './reply.js';
+import { walkMessage } from './wire.js';
 
 /**
  * Sends an upstream's message on as it came (rcode, TTLs, flags, sections),
@@ -12,11 +13,13 @@ import type { Reply, RR } from './reply.js';
  * the client's buffer is it decoded and re-encoded, cut at a record boundary.
  */
 export function relayWire(q: QueryEcho, r: Reply & { wire: Buffer }, limits: EncodeLimits): Buffer {
-  const wire = r.wire;
-  if (r.addressed === true && wire.length <= limits.maxSize) return wire;
+  const options = r.ednsOptions;
+  const wire = r.addressed === true && options !== undefined && q.edns !== null ? withOptOptions(r.wire, options) : r.wire;
+  if (r.addressed === true && wire !== null && wire.length <= limits.maxSize) return wire;
+  if (wire === null) return encodeReply(q, { ...sectionsOf(r.wire), ednsOptions: options }, limits);
   // An extended rcode (RFC 6891 6.1.3) can't be said to a client without EDNS.
   if (r.rcode > 0xf && q.edns === null) return encodeError(q, RCODE.SERVFAIL, limits);
-  const optLen = q.edns !== null && r.addressed !== true ? OPT_SIZE : 0;
+  const optLen = q.edns !== null && r.addressed !== true ? OPT_SIZE + (options?.length ?? 0) : 0;
   const sameQuestion = wire.length >= q.questionEnd && wire.readUInt16BE(4) === 1 &&
     wire.subarray(12, q.questionEnd).equals(q.raw.subarray(12, q.questionEnd));
   const questionMatchesIgnoringCase = sameQuestion ||
@@ -29,13 +32,14 @@ export function relayWire(q: QueryEcho, r: Reply & { wire: Buffer }, limits: Enc
     out.writeUInt16BE(q.id, 0);
     if (!sameQuestion) q.raw.copy(out, 12, 12, q.questionEnd);
     if (optLen > 0) {
-      writeOptAt(out, len, limits.ednsSize, q.edns!, r.rcode);
+      writeOptAt(out, len, limits.ednsSize, q.edns!, r.rcode, options);
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
     }
     return out;
   }
   const s = sectionsOf(wire);
   if (r.rcode > 0xf) s.rcode = r.rcode;
+  s.ednsOptions = options;
   return encodeReply(q, s, limits);
 }
 
@@ -50,4 +54,19 @@ export function sectionsOf(wire: Buffer): Reply {
     authority: (p.authorities ?? []) as RR[],
     additional: ((p.additionals ?? []) as RR[]).filter((rr) => rr.type !== 'OPT'),
   };
+}
+
+/**
+ * An addressed message with `options` appended to its OPT record, which
+ * must be its last record (as the cache writes it); null when it is not.
+ */
+function withOptOptions(wire: Buffer, options: Buffer): Buffer | null {
+  const v = walkMessage(wire);
+  const opt = v === null ? undefined : v.records[v.opt];
+  if (opt === undefined || opt.end !== wire.length) return null;
+  const out = Buffer.allocUnsafe(wire.length + options.length);
+  wire.copy(out);
+  options.copy(out, wire.length);
+  out.writeUInt16BE(opt.rdLen + options.length, opt.rdAt - 2);
+  return out;
 }

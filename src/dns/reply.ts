@@ -35,6 +35,22 @@ export interface Reply {
   reusable?: boolean;
   /** Encodings kept by the server for reusable replies, by wire variant. */
   encoded?: Array<{ lname: string; wire: Buffer } | undefined>;
+  /**
+   * Header bits forced on the answer as sent (the `header` plugin), after
+   * encoding, relaying and truncation: `(flags & ~clear) | set`.
+   */
+  header?: HeaderEdit;
+  /**
+   * EDNS options (encoded code/length/data TLVs) for our OPT record (the
+   * `nsid` plugin). Only sent when the client's query has an OPT.
+   */
+  ednsOptions?: Buffer;
+}
+
+/** Bits of the header's flags word (FLAG.AA, FLAG.RA, FLAG.RD...) to set and to clear. */
+export interface HeaderEdit {
+  set: number;
+  clear: number;
 }
 
 /** Empty sections shared by replies that carry none (never pushed to: replies are shared). */

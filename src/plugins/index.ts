@@ -12,6 +12,7 @@ import { loadbalancePlugin } from './loadbalance/setup.js';
 import { localPlugin } from './local/setup.js';
 import { logPlugin } from './log/setup.js';
 import { loopPlugin } from './loop/setup.js';
+import { minimalPlugin } from './minimal/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
@@ -22,7 +23,7 @@ import { whoamiPlugin } from './whoami/setup.js';
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
- * hosts, kubernetes, loop, forward, whoami.
+ * minimal, hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -37,6 +38,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   chaosPlugin,
   loadbalancePlugin,
   cachePlugin,
+  minimalPlugin,
   hostsPlugin,
   kubernetesPlugin,
   loopPlugin,

@@ -5,6 +5,7 @@ import { QCLASS, RCODE, UDP_EDNS_CAP, UDP_PLAIN_MAX } from '../dns/constants.js'
 import { encodeError, encodeReply, encodeReusable, type EncodeLimits } from '../dns/encode.js';
 import { isProblem, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { relayWire } from '../dns/relay.js';
+import { withHeaderEdit } from '../dns/answer-edit.js';
 import type { Reply } from '../dns/reply.js';
 import { configError } from '../corefile/errors.js';
 import { log } from '../log.js';
@@ -470,6 +471,7 @@ export class DnsServer {
     let out: Buffer;
     try {
       out = r.wire ? relayWire(echo, r as Reply & { wire: Buffer }, limits) : r.reusable ? encodeReusable(echo, r, limits) : encodeReply(echo, r, limits);
+      if (r.header !== undefined) out = withHeaderEdit(out, r.header);
     } catch (err) {
       r = failure(err);
       out = encodeReply(echo, r, limits);

@@ -1,0 +1,49 @@
+// Changes a plugin makes to an answer produced further down the chain
+// (minimal, header, nsid), for both shapes of Reply: sections, and an
+// upstream's relayed message in `wire`. Replies handed out by other plugins
+// may be shared (memoized, reusable): they are never changed in place.
+
+import type { HeaderEdit, Reply } from './reply.js';
+import type { WireView } from './wire.js';
+
+/** The answer bytes with the header edit applied: a copy, since `out` may be a kept encoding. */
+export function withHeaderEdit(out: Buffer, edit: HeaderEdit): Buffer {
+  if (out.length < 4) return out;
+  const copy = Buffer.from(out);
+  copy.writeUInt16BE((copy.readUInt16BE(2) & ~edit.clear & 0xffff) | edit.set, 2);
+  return copy;
+}
+
+/**
+ * Derived replies: `r` with `changes`. A reusable `r` (a memoized answer
+ * the plugin below hands out again) gets one derived reply, kept beside it
+ * and reusable in turn, so the server's kept encodings still work; any
+ * other `r` gets a fresh one that is not reusable.
+ */
+export class DerivedReplies {
+  private readonly memo = new WeakMap<Reply, Reply>();
+
+  derive(r: Reply, make: (r: Reply) => Partial<Reply>): Reply {
+    if (r.reusable !== true) return { ...r, ...make(r), reusable: false, encoded: undefined };
+    let d = this.memo.get(r);
+    if (d === undefined) {
+      d = { ...r, ...make(r), reusable: true, encoded: undefined };
+      this.memo.set(r, d);
+    }
+    return d;
+  }
+}
+
+/** `wire` cut to its answer section, keeping an OPT record (an addressed answer's own) at the end. */
+export function answerOnly(wire: Buffer, v: WireView): Buffer {
+  let answerEnd = v.questionEnd;
+  for (const rr of v.records) if (rr.section === 0) answerEnd = rr.end;
+  const opt = v.records[v.opt];
+  const optLen = opt === undefined ? 0 : opt.end - opt.nameAt;
+  const out = Buffer.allocUnsafe(answerEnd + optLen);
+  wire.copy(out, 0, 0, answerEnd);
+  if (opt !== undefined) wire.copy(out, answerEnd, opt.nameAt, opt.end);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(opt === undefined ? 0 : 1, 10);
+  return out;
+}
