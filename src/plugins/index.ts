@@ -5,6 +5,7 @@ import { cachePlugin } from './cache/setup.js';
 import { chaosPlugin } from './chaos/setup.js';
 import { errorsPlugin } from './errors/setup.js';
 import { forwardPlugin } from './forward/setup.js';
+import { headerPlugin } from './header/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
 import { kubernetesPlugin } from './kubernetes/setup.js';
@@ -23,7 +24,7 @@ import { whoamiPlugin } from './whoami/setup.js';
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
- * minimal, hosts, kubernetes, loop, forward, whoami.
+ * header, minimal, hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -38,6 +39,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   chaosPlugin,
   loadbalancePlugin,
   cachePlugin,
+  headerPlugin,
   minimalPlugin,
   hostsPlugin,
   kubernetesPlugin,
