@@ -1,6 +1,7 @@
 import type { PluginDefinition } from '../server/plugin.js';
 import { anyPlugin } from './any/setup.js';
 import { bindPlugin } from './bind/setup.js';
+import { bufsizePlugin } from './bufsize/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { chaosPlugin } from './chaos/setup.js';
 import { errorsPlugin } from './errors/setup.js';
@@ -23,12 +24,13 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
+ * bind, reload, bufsize, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
  * header, minimal, hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
   reloadPlugin,
+  bufsizePlugin,
   readyPlugin,
   healthPlugin,
   prometheusPlugin,

@@ -73,6 +73,12 @@ export interface Plugin {
   ready?(): boolean;
   /** True when this plugin recurses for clients (sets RA). */
   readonly recursive?: boolean;
+  /**
+   * Largest UDP answer this plugin's block sends to EDNS clients (`bufsize`):
+   * the block's answers are cut (TC) at the smallest of this, the client's
+   * buffer and the server's own cap.
+   */
+  readonly udpSizeLimit?: number;
 }
 
 /** Facts about the block a directive sits in. */

@@ -422,6 +422,7 @@ export class DnsServer {
     if (m === null) return this.dropped(l, q, raw, proto, remoteAddress, remotePort, echo, limits);
     const block = m.block;
     limits.recursionAvailable = block.recursive;
+    if (proto === 'udp' && limits.maxSize > block.udpSizeLimit) limits.maxSize = block.udpSizeLimit;
     if (q.edns && q.edns.version > 0) return encodeError(echo, RCODE.BADVERS, limits);
     // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
     const req: Request = {
