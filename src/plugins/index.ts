@@ -15,6 +15,7 @@ import { localPlugin } from './local/setup.js';
 import { logPlugin } from './log/setup.js';
 import { loopPlugin } from './loop/setup.js';
 import { minimalPlugin } from './minimal/setup.js';
+import { nsidPlugin } from './nsid/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
@@ -24,12 +25,13 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, bufsize, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
+ * bind, reload, nsid, bufsize, ready, health, prometheus, errors, log, local, any, chaos, loadbalance, cache,
  * header, minimal, hosts, kubernetes, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
   reloadPlugin,
+  nsidPlugin,
   bufsizePlugin,
   readyPlugin,
   healthPlugin,
