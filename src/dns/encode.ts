@@ -18,7 +18,7 @@ export interface QueryEcho {
 }
 
 /** What the encoder reads of a reply: rcode, AA and the three sections. */
-export type Sections = Pick<RecordsReply, 'rcode' | 'aa' | 'answer' | 'authority' | 'additional'>;
+export type Sections = Pick<RecordsReply, 'rcode' | 'aa' | 'answer' | 'authority' | 'additional' | 'ednsOptions'>;
 
 /**
  * Encodings of reusable replies, kept by the server per reply object and
@@ -228,24 +228,27 @@ function writeData(w: Writer, rr: RR, type: number): void {
   }
 }
 
-function writeOpt(w: Writer, limits: EncodeLimits, edns: Edns, rcode: number): void {
-  writeOptAt(w.buf, w.off, limits.ednsSize, edns, rcode);
-  w.off += OPT_SIZE;
+function writeOpt(w: Writer, limits: EncodeLimits, edns: Edns, rcode: number, options: Buffer | undefined): void {
+  writeOptAt(w.buf, w.off, limits.ednsSize, edns, rcode, options);
+  w.off += OPT_SIZE + (options?.length ?? 0);
 }
 
 export const OPT_SIZE = 11;
 
 /**
  * Our OPT record at `at` (OPT_SIZE bytes): our UDP size, the extended
- * rcode's upper bits, version 0, DO echoed (RFC 3225), no options and no
- * other flags. The only OPT we ever send: OPT is hop-by-hop (RFC 6891 6.1.1).
+ * rcode's upper bits, version 0, DO echoed (RFC 3225), no other flags,
+ * and the options a plugin added (Reply.ednsOptions: OPT_SIZE +
+ * options.length bytes then). The only OPT we ever send: OPT is hop-by-hop
+ * (RFC 6891 6.1.1).
  */
-export function writeOptAt(buf: Buffer, at: number, udpSize: number, edns: Edns, rcode: number): void {
+export function writeOptAt(buf: Buffer, at: number, udpSize: number, edns: Edns, rcode: number, options?: Buffer): void {
   buf[at] = 0;
   buf.writeUInt16BE(QTYPE.OPT, at + 1);
   buf.writeUInt16BE(udpSize, at + 3);
   buf.writeUInt32BE((((rcode >> 4) & 0xff) << 24 | (edns.do ? 0x8000 : 0)) >>> 0, at + 5);
-  buf.writeUInt16BE(0, at + 9);
+  buf.writeUInt16BE(options?.length ?? 0, at + 9);
+  if (options !== undefined) options.copy(buf, at + OPT_SIZE);
 }
 
 /**
@@ -268,14 +271,14 @@ export function encodeReply(q: QueryEcho, r: Sections, limits: EncodeLimits): Bu
     w.register(q.lname, 12);
     w.off = q.questionEnd;
   }
-  const reserve = q.edns ? OPT_SIZE : 0;
+  const reserve = q.edns ? OPT_SIZE + (r.ednsOptions?.length ?? 0) : 0;
   const limit = Math.min(limits.maxSize, 65535) - reserve;
   // Each section stops at the first record past the limit; a later section is then not started.
   const an = writeSection(w, r.answer, limit);
   const ns = an === r.answer.length ? writeSection(w, r.authority, limit) : 0;
   const ar = an === r.answer.length && ns === r.authority.length ? writeSection(w, r.additional, limit) : 0;
   const truncated = an < r.answer.length || ns < r.authority.length;
-  if (q.edns) writeOpt(w, limits, q.edns, rcode);
+  if (q.edns) writeOpt(w, limits, q.edns, rcode, r.ednsOptions);
   if (truncated) flags |= FLAG.TC;
   scratch.writeUInt16BE(flags, 2);
   scratch.writeUInt16BE(an, 6);

@@ -19,6 +19,23 @@ interface ReplyCommon {
   readonly by: string;
   /** Why the reply is a failure, for the `errors` plugin. */
   readonly error: Error | undefined;
+  /**
+   * Header bits forced on the answer as sent (the `header` plugin), after
+   * encoding, relaying and truncation: `(flags & ~clear) | set`. Set only on
+   * replies derived by answer-edit.ts, never by the constructors.
+   */
+  readonly header?: HeaderEdit;
+  /**
+   * EDNS options (encoded code/length/data TLVs) for our OPT record (the
+   * `nsid` plugin). Only sent when the client's query has an OPT.
+   */
+  readonly ednsOptions?: Buffer;
+}
+
+/** Bits of the header's flags word (FLAG.AA, FLAG.RA, FLAG.RD...) to set and to clear. */
+export interface HeaderEdit {
+  set: number;
+  clear: number;
 }
 
 /** Sections for the server to encode. */

@@ -1,41 +1,58 @@
 import type { PluginDefinition } from '../server/plugin.js';
+import { anyPlugin } from './any/setup.js';
 import { bindPlugin } from './bind/setup.js';
+import { bufsizePlugin } from './bufsize/setup.js';
 import { cachePlugin } from './cache/setup.js';
+import { chaosPlugin } from './chaos/setup.js';
 import { errorsPlugin } from './errors/setup.js';
 import { filePlugin } from './file/setup.js';
 import { forwardPlugin } from './forward/setup.js';
+import { headerPlugin } from './header/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
 import { kubernetesPlugin } from './kubernetes/setup.js';
 import { loadbalancePlugin } from './loadbalance/setup.js';
+import { localPlugin } from './local/setup.js';
 import { logPlugin } from './log/setup.js';
 import { loopPlugin } from './loop/setup.js';
+import { minimalPlugin } from './minimal/setup.js';
+import { nsidPlugin } from './nsid/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
 import { templatePlugin } from './template/setup.js';
+import { whoamiPlugin } from './whoami/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
- * template, hosts, kubernetes, file, loop, forward.
+ * bind, reload, nsid, bufsize, ready, health, prometheus, errors, log, local,
+ * any, chaos, loadbalance, cache, header, minimal, template, hosts, kubernetes,
+ * file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
   reloadPlugin,
+  nsidPlugin,
+  bufsizePlugin,
   readyPlugin,
   healthPlugin,
   prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  localPlugin,
+  anyPlugin,
+  chaosPlugin,
   loadbalancePlugin,
   cachePlugin,
+  headerPlugin,
+  minimalPlugin,
   templatePlugin,
   hostsPlugin,
   kubernetesPlugin,
   filePlugin,
   loopPlugin,
   forwardPlugin,
+  whoamiPlugin,
 ];

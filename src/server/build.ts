@@ -31,6 +31,8 @@ export interface Block {
   classes: readonly number[];
   observers: Plugin[];
   recursive: boolean;
+  /** The smallest Plugin.udpSizeLimit of the block (Infinity when none sets one). */
+  udpSizeLimit: number;
   file: string;
   line: number;
 }
@@ -131,6 +133,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
     classes,
     observers: plugins.filter((p) => p.observe !== undefined),
     recursive: plugins.some((p) => p.recursive === true),
+    udpSizeLimit: Math.min(Infinity, ...plugins.map((p) => p.udpSizeLimit ?? Infinity)),
     file: sb.file,
     line: sb.line,
   };

@@ -81,6 +81,12 @@ export interface Plugin {
    * replaced are carried over by the collector.
    */
   collectMetrics?(at: Placement): PluginSample[];
+  /**
+   * Largest UDP answer this plugin's block sends to EDNS clients (`bufsize`):
+   * the block's answers are cut (TC) at the smallest of this, the client's
+   * buffer and the server's own cap.
+   */
+  readonly udpSizeLimit?: number;
 }
 
 /** Facts about the block a directive sits in. */

@@ -3,6 +3,7 @@ import { QCLASS, RCODE, UDP_PLAIN_MAX } from '../dns/constants.js';
 import { encodeError, encodeReply, encodeReusable, type EncodeLimits, type KeptEncodings, type QueryEcho } from '../dns/encode.js';
 import { isProblem, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { relayWire } from '../dns/relay.js';
+import { withHeaderEdit } from '../dns/answer-edit.js';
 import { failure, type RecordsReply, type Reply } from '../dns/reply.js';
 import type { Block } from './build.js';
 import type { Listener, Sendable } from './listeners.js';
@@ -57,6 +58,7 @@ export class QueryPath {
     if (m === null) return dropped(l, q, raw, proto, remoteAddress, remotePort, echo, limits);
     const block = m.block;
     limits.recursionAvailable = block.recursive;
+    if (proto === 'udp' && limits.maxSize > block.udpSizeLimit) limits.maxSize = block.udpSizeLimit;
     if (q.edns && q.edns.version > 0) return encodeError(echo, RCODE.BADVERS, limits);
     // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
     const req: Request = {
@@ -86,6 +88,7 @@ export class QueryPath {
     let out: Buffer;
     try {
       out = r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
+      if (r.header !== undefined) out = withHeaderEdit(out, r.header);
     } catch (err) {
       const f = thrown(err);
       out = encodeReply(echo, f, limits);
