@@ -12,13 +12,14 @@ import { loopPlugin } from './loop/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
+import { rewritePlugin } from './rewrite/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
- * hosts, kubernetes, loop, forward.
+ * bind, reload, ready, health, prometheus, errors, log, loadbalance, rewrite,
+ * cache, hosts, kubernetes, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -29,6 +30,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   errorsPlugin,
   logPlugin,
   loadbalancePlugin,
+  rewritePlugin,
   cachePlugin,
   hostsPlugin,
   kubernetesPlugin,
