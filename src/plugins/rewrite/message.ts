@@ -16,6 +16,7 @@ import { rewriteRecords, retargetCname } from './records.js';
 /** The rules' view of a request. */
 export function queryState(req: Request): QueryState {
   return new QueryState(
+    matchForm(req.name),
     matchForm(req.lname),
     req.type,
     req.qclass,

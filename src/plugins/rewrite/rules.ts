@@ -35,6 +35,8 @@ export class QueryState {
   private opt: OptRecord | null | undefined;
 
   constructor(
+    /** The client's question name, absolute, as spelled. */
+    private readonly spelled: string,
     name: string,
     type: number,
     qclass: number,
@@ -70,9 +72,9 @@ export class QueryState {
     return o;
   }
 
-  /** The question name as the next plugins see it (absolute). */
-  qname(original: string): string {
-    return this.newName ?? original;
+  /** The question name as the next plugins see it (absolute, as spelled). */
+  qname(): string {
+    return this.newName ?? this.spelled;
   }
 }
 
@@ -181,7 +183,7 @@ export function fixedData(data: Buffer): OptionData {
 }
 
 export function variableOption(v: Variable): OptionData {
-  return (q) => variableData(v, { ...q.source, qname: q.qname(q.name), qtype: q.type });
+  return (q) => variableData(v, { ...q.source, qname: q.qname(), qtype: q.type });
 }
 
 export function subnetOption(v4Bits: number, v6Bits: number): OptionData {
@@ -219,10 +221,7 @@ export class EdnsRule implements Rule {
       q.editOpt();
       return [];
     }
-    if (this.action === 'replace') {
-      q.editOpt();
-      return null;
-    }
+    if (this.action === 'replace') return null;
     q.editOpt().options.push({ code: this.code, data });
     return [];
   }
