@@ -7,6 +7,7 @@ import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { QCLASS } from '../src/dns/constants.js';
 import { compileRegex, normalize } from '../src/plugins/rewrite/match.js';
+import { wireName } from '../src/plugins/rewrite/message.js';
 import { parseRule, parseTtlRange } from '../src/plugins/rewrite/setup.js';
 import { QueryState, type ResponseRule } from '../src/plugins/rewrite/rules.js';
 
@@ -140,6 +141,16 @@ describe('rewrite rules', () => {
     expect(parseRule('edns0 subnet set 20 56'.split(' ')).apply(q)).to.deep.equal([]);
     expect(q.currentOpt()?.options).to.deep.equal([{ code: 8, data: Buffer.from([0, 1, 20, 0, 10, 1, 0]) }]);
     expect(q.currentOpt()?.udpSize).to.equal(4096);
+  });
+
+  it('checks a rewritten name before it goes on the wire', () => {
+    expect(wireName('foo.default.svc.')?.toString('hex')).to.equal('03666f6f0764656661756c740373766300');
+    expect(wireName('foo.default.svc')?.toString('hex')).to.equal('03666f6f0764656661756c740373766300');
+    expect(wireName('.')?.toString('hex')).to.equal('00');
+    expect(wireName('a\\.b.c.')?.toString('hex')).to.equal('03612e620163' + '00');
+    expect(wireName('a\\065.')?.toString('hex')).to.equal('02614100');
+    for (const bad of ['a..b.', '..', `${'x'.repeat(64)}.a.`, `${'abcdefg.'.repeat(32)}`, 'caf\u0101.']) expect(wireName(bad), bad).to.equal(null);
+    expect(wireName(`${'x'.repeat(63)}.a.`)).not.to.equal(null);
   });
 
   it('translates the RE2-only spellings', () => {

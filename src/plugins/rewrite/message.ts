@@ -37,6 +37,7 @@ export function questionChanged(req: Request, q: QueryState): boolean {
  */
 export function wireName(name: string): Buffer | null {
   const n = name.endsWith('.') && !name.endsWith('\\.') ? name.slice(0, -1) : name;
+  if (!n.includes('\\')) return plainWireName(n);
   const out: number[] = [];
   if (n !== '') {
     let label: number[] = [];
@@ -62,6 +63,30 @@ export function wireName(name: string): Buffer | null {
   }
   out.push(0);
   return out.length > 255 ? null : Buffer.from(out);
+}
+
+/** wireName for the usual name without escapes: labels written straight into one buffer. */
+function plainWireName(n: string): Buffer | null {
+  if (n === '') return Buffer.from([0]);
+  if (n.length + 2 > 255) return null;
+  // Byte i + 1 of the output is character i of the name; each dot becomes the next label's length.
+  const out = Buffer.allocUnsafe(n.length + 2);
+  let lenAt = 0;
+  for (let i = 0; i <= n.length; i++) {
+    const c = i < n.length ? n.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      const len = i - lenAt;
+      if (len === 0 || len > 63) return null;
+      out[lenAt] = len;
+      lenAt = i + 1;
+    } else if (c > 0xff) {
+      return null;
+    } else {
+      out[i + 1] = c;
+    }
+  }
+  out[n.length + 1] = 0;
+  return out;
 }
 
 /**
