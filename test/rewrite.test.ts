@@ -149,7 +149,7 @@ describe('rewrite', function () {
       expect(up.queries).to.have.length(0);
     });
 
-    it('the cache in front keeps answering with the client\'s names', async () => {
+    it('the cache (after rewrite in the chain) holds the rewritten name; every hit goes back with the client\'s names', async () => {
       const port = await serve('rewrite name foo.example.com bar.example.net', 'cache 30');
       for (let i = 0; i < 3; i++) {
         const a = await udpQuery(port, 'foo.example.com', 'A', { edns: 1232 });
