@@ -278,6 +278,24 @@ describe('rewrite', function () {
         'my-app.com.other.cdn.com A 30.3.1.2',
       ]);
       expect(up.count('my-app.com.other.cdn.com', 'A')).to.be.greaterThan(0);
+      // Many clients at once: each gets the rewritten chain.
+      const all = await Promise.all(Array.from({ length: 8 }, () => udpQuery(port, 'my-app.com', 'A', { edns: 1232 })));
+      for (const p of all) expect(rrLines(p.answers).at(-1)).to.equal('my-app.com.other.cdn.com A 30.3.1.2');
+    });
+
+    it('a new target whose answer leads back to the rewritten CNAME is looked up once, not forever', async () => {
+      up.set({
+        answer: (q): AnswerSpec => {
+          const n = q.name.toLowerCase();
+          if (n === 'start.loop') return { answers: [{ name: n, type: 'CNAME', ttl: 60, data: 'a.loop' }] };
+          if (n === 'b.loop') return { answers: [{ name: n, type: 'CNAME', ttl: 60, data: 'a.loop' }] };
+          return {};
+        },
+      });
+      const port = await serve('rewrite cname exact a.loop. b.loop.');
+      const a = await ask(port, 'start.loop', 'A');
+      expect(rrLines(a.answers)).to.deep.equal(['start.loop CNAME b.loop', 'b.loop CNAME a.loop']);
+      expect(up.count('b.loop', 'A')).to.equal(2);
     });
   });
 

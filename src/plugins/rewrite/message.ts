@@ -11,7 +11,7 @@ import type { Request } from '../../server/plugin.js';
 import { optBytes, readOpt } from './edns.js';
 import { matchForm } from './match.js';
 import { QueryState, type ResponseRule } from './rules.js';
-import { rewriteRecords, retargetCname } from './records.js';
+import { lookupKey, rewriteRecords, retargetCname } from './records.js';
 
 /** The rules' view of a request. */
 export function queryState(req: Request): QueryState {
@@ -137,8 +137,18 @@ export interface Restore {
   rules: ResponseRule[];
   /** Resolves a name through the server (the cname rule's lookups). */
   resolve(name: string, type: number): Promise<Reply>;
-  /** Lookups the cname rule has in flight (name|type): a rule whose lookup leads back to itself stops there. */
-  inflight: Set<string>;
+  /** Lookups the cname rule has in flight, by lookupKey(), with how many. */
+  inflight: Map<string, number>;
+}
+
+/**
+ * Is this the cname rule's own lookup? Its answer is taken as it is (no
+ * cname rule again), so a target whose answer leads back to a rewritten
+ * CNAME cannot send lookups round forever. Client queries are never taken
+ * for one, however many are in flight for the same name.
+ */
+export function isOwnLookup(req: Request, inflight: ReadonlyMap<string, number>): boolean {
+  return req.internal && inflight.size > 0 && inflight.has(lookupKey(matchForm(req.lname), req.type));
 }
 
 function rcodeAfter(rcode: number, rules: readonly ResponseRule[]): number {

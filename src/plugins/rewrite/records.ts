@@ -57,6 +57,11 @@ export function rewriteRecords(rrs: readonly RR[], rules: readonly ResponseRule[
   return rrs.map((rr) => rewriteRecord(rr, rules));
 }
 
+/** How the cname rule's own lookups are known when they come back through the chain. */
+export function lookupKey(absName: string, type: number): string {
+  return `${absName.toLowerCase()}|${type}`;
+}
+
 /**
  * The cname rule: the first CNAME whose target a rule maps gets the new
  * target; the CNAMEs before it stay, and what follows is looked up anew
@@ -72,16 +77,17 @@ export async function retargetCname(answer: readonly RR[], plan: Restore): Promi
     for (const rule of rules) {
       const to = rule.retarget(abs(target).toLowerCase());
       if (to === null) continue;
-      const key = `${to}|${rule.qtype}`;
-      if (plan.inflight.has(key)) return { answer: [...answer], tc: false };
+      const key = lookupKey(abs(to), rule.qtype);
       const kept = answer.slice(0, i).filter((x) => x.type === 'CNAME');
       kept.push({ ...rr, data: rel(to) } as RR);
-      plan.inflight.add(key);
+      plan.inflight.set(key, (plan.inflight.get(key) ?? 0) + 1);
       let found: Reply;
       try {
         found = await plan.resolve(rel(to), rule.qtype);
       } finally {
-        plan.inflight.delete(key);
+        const n = (plan.inflight.get(key) ?? 1) - 1;
+        if (n > 0) plan.inflight.set(key, n);
+        else plan.inflight.delete(key);
       }
       const more = found.wire !== undefined ? answersOf(found.wire) : { answer: found.answer, tc: false };
       return { answer: [...kept, ...more.answer], tc: more.tc };

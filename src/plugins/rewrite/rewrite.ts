@@ -1,7 +1,7 @@
 import { QCLASS } from '../../dns/constants.js';
 import type { Reply } from '../../dns/reply.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
-import { failed, queryState, questionChanged, restoreReply, rewrittenRequest, type Restore } from './message.js';
+import { failed, isOwnLookup, queryState, questionChanged, restoreReply, rewrittenRequest, type Restore } from './message.js';
 import { ClassRule, type ResponseRule, type Rule } from './rules.js';
 
 /**
@@ -18,7 +18,7 @@ export class RewritePlugin implements Plugin {
    * in the chain of its new class.
    */
   readonly classes: readonly number[];
-  private readonly inflight = new Set<string>();
+  private readonly inflight = new Map<string, number>();
 
   constructor(readonly rules: readonly Rule[], private readonly resolve: SetupContext['resolve']) {
     const from = rules.flatMap((r) => (r instanceof ClassRule && r.from !== QCLASS.IN ? [r.from] : []));
@@ -37,6 +37,11 @@ export class RewritePlugin implements Plugin {
       if (rule.mode === 'stop') break;
     }
     if (!applied) return next(req);
+    if (isOwnLookup(req, this.inflight)) {
+      const rest = responses.filter((r) => r.kind !== 'cname');
+      responses.length = 0;
+      responses.push(...rest);
+    }
     const changed = questionChanged(req, q);
     let out = req;
     if (changed || q.ednsChanged) {
