@@ -54,7 +54,7 @@ describe('command line', function () {
       '  bind 300.1.1.1', //              10
       '  errors', //                      11
       '  errors', //                      12
-      '  rewrite name a b', //            13
+      '  sign db.example.net', //         13
       '}', //                             14
       '',
     ].join('\n'));
@@ -64,7 +64,7 @@ describe('command line', function () {
     const at = lines.slice(0, -1).map((l) => l.slice(0, l.indexOf(': ')));
     expect(at).to.deep.equal([`${p}:3`, `${p}:5`, `${p}:7`, `${p}:9`, `${p}:10`, `${p}:12`, `${p}:13`], r.err);
     expect(r.err).to.contain(`${p}:3: unknown directive frobnicate`);
-    expect(r.err).to.contain(`${p}:13: CoreDNS plugin rewrite is not supported`);
+    expect(r.err).to.contain(`${p}:13: CoreDNS plugin sign is not supported`);
     expect(lines.at(-1)).to.equal(`${p}: 7 problems`);
   });
 

@@ -20,6 +20,7 @@ import { nsidPlugin } from './nsid/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
+import { rewritePlugin } from './rewrite/setup.js';
 import { templatePlugin } from './template/setup.js';
 import { whoamiPlugin } from './whoami/setup.js';
 
@@ -28,8 +29,8 @@ import { whoamiPlugin } from './whoami/setup.js';
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, nsid, bufsize, ready, health, prometheus, errors, log, local,
- * any, chaos, loadbalance, cache, header, minimal, template, hosts, kubernetes,
- * file, loop, forward, whoami.
+ * any, chaos, loadbalance, rewrite, cache, header, minimal, template, hosts,
+ * kubernetes, file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -45,6 +46,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   anyPlugin,
   chaosPlugin,
   loadbalancePlugin,
+  rewritePlugin,
   cachePlugin,
   headerPlugin,
   minimalPlugin,

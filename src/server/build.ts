@@ -1,7 +1,7 @@
 import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
 import { configError, CorefileError } from '../corefile/errors.js';
 import { parseServerKey, type ServerKey } from '../corefile/keys.js';
-import { RCODE } from '../dns/constants.js';
+import { QCLASS, RCODE } from '../dns/constants.js';
 import { failure } from '../dns/reply.js';
 import type { Services } from '../services.js';
 import type { Handler, Plugin, PluginDefinition, Request, SetupContext } from './plugin.js';
@@ -122,13 +122,14 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   const plugins = built.map((b) => b.plugin);
 
   const classes = [...new Set(plugins.flatMap((p) => (p.serve ? p.classes ?? [] : [])))];
-  const byClass = new Map(classes.map((c) => [c, compose(plugins.filter((p) => p.classes?.includes(c)), refuseClass)]));
+  const inChain = composeTails(plugins, endOfChain);
+  const byClass = new Map(classes.map((c) => [c, composeClass(plugins, c, inChain)]));
   return {
     keys,
     zones,
     bind,
     plugins,
-    handler: compose(plugins, endOfChain),
+    handler: inChain[0] ?? endOfChain,
     handlerFor: (qclass) => byClass.get(qclass) ?? refuseClass,
     classes,
     observers: plugins.filter((p) => p.observe !== undefined),
@@ -139,13 +140,40 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   };
 }
 
-/** Compose once at load time: a query runs through prebuilt closures, none made per query. */
-function compose(plugins: readonly Plugin[], end: Handler): Handler {
+/**
+ * Compose once at load time: a query runs through prebuilt closures, none
+ * made per query. Element i runs the chain from plugin i on (the last is `end`).
+ */
+function composeTails(plugins: readonly Plugin[], end: Handler): Handler[] {
+  const tails: Handler[] = [];
   let handler = end;
-  for (const p of [...plugins].reverse()) {
-    if (!p.serve) continue;
-    const next = handler;
+  tails[plugins.length] = end;
+  for (let i = plugins.length - 1; i >= 0; i--) {
+    const p = plugins[i];
+    if (p?.serve) {
+      const next = handler;
+      const serve = p.serve.bind(p);
+      handler = (req: Request) => serve(req, next);
+    }
+    tails[i] = handler;
+  }
+  return tails;
+}
+
+/**
+ * The chain for a class other than IN: the plugins declaring it. A query
+ * one of them turned into an IN query (`rewrite class CH IN`) goes on in
+ * the IN chain after that plugin, as it would in CoreDNS's single chain.
+ */
+function composeClass(plugins: readonly Plugin[], qclass: number, inChain: readonly Handler[]): Handler {
+  let handler = refuseClass;
+  for (let i = plugins.length - 1; i >= 0; i--) {
+    const p = plugins[i];
+    if (!p?.serve || !p.classes?.includes(qclass)) continue;
+    const classNext = handler;
+    const inNext = inChain[i + 1] ?? endOfChain;
     const serve = p.serve.bind(p);
+    const next: Handler = (req) => (req.qclass === QCLASS.IN ? inNext(req) : classNext(req));
     handler = (req: Request) => serve(req, next);
   }
   return handler;

@@ -45,7 +45,9 @@ export interface Plugin {
    * Question classes this plugin answers besides IN (a `chaos` plugin: CH).
    * The server REFUSES a class that no block of the listener declares, and
    * a block's chain for a class other than IN holds only the plugins that
-   * declare it, so IN data never answers a CH question.
+   * declare it, so IN data never answers a CH question. A plugin that
+   * turns such a query into an IN one (rewrite's `class CH IN`) declares
+   * the class too: the query then goes on in the IN chain after it.
    */
   readonly classes?: readonly number[];
   /**
