@@ -140,6 +140,7 @@ export class ForwardRoute {
         const u = plan[launched++]!;
         const left = start + budget - performance.now();
         if (left <= 0) return;
+        req.trace?.note('forward', `asked upstream ${u.to} over ${proto} (policy ${o.policy}, attempt ${launched} of ${plan.length})`, { upstream: u.to, proto, policy: o.policy });
         const entry = { u, ex: u.query(query, qend, proto, left), at: performance.now() };
         running.push(entry);
         const leave = (): void => {
@@ -157,6 +158,7 @@ export class ForwardRoute {
               launch();
               return;
             }
+            req.trace?.note('forward', `answer from ${u.to}`, { upstream: u.to, answered: true });
             finish(relay(reply));
           },
           (err: unknown) => {

@@ -4,8 +4,9 @@ import { canonicalIP, isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
-import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
+import type { Handler, Plugin, PluginExplanation, Request, SetupContext } from '../../server/plugin.js';
 import { Answerer, type Computed } from './answer.js';
+import { explainClusterName } from './explain.js';
 import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
 import type { KubernetesOptions } from './setup.js';
@@ -115,6 +116,11 @@ export class KubernetesPlugin implements Plugin {
     }
     if (c.chase !== null) return this.chase(c, lname, req.type);
     return r;
+  }
+
+  /** `explain`: the objects behind a cluster name, and what was left out (explain.ts). */
+  explain(lname: string, qtype: number): PluginExplanation | null {
+    return explainClusterName(this.store, this.opts, lname, qtype);
   }
 
   private fallsThrough(lname: string): boolean {

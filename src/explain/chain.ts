@@ -1,0 +1,136 @@
+// Runs one question through the real chain of the block that would take it,
+// recording which plugins passed it on and which one answered. The chain is
+// composed anew for this one query from the block's plugins (the same
+// instances, in the same order as build.ts composes them), so served queries
+// pay nothing for explain.
+
+import { performance } from 'node:perf_hooks';
+import { rcodeName, RCODE, typeName } from '../dns/constants.js';
+import { sectionsOf } from '../dns/relay.js';
+import type { Reply } from '../dns/reply.js';
+import type { Block } from '../server/build.js';
+import type { Handler, PluginExplanation, Request } from '../server/plugin.js';
+import { recordLine } from './records.js';
+import { NoteList, type TraceNote } from './trace.js';
+
+export interface ChainStep {
+  plugin: string;
+  /** "answered": it returned a reply without asking the next plugin. */
+  outcome: 'answered' | 'passed';
+}
+
+export interface ExplainReport {
+  question: { name: string; type: string };
+  /** The server block that takes the name (longest matching zone, first in the file on a tie). */
+  block: { zones: string[]; file: string; line: number } | null;
+  chain: ChainStep[];
+  /** The plugin whose reply went out; "server" when no plugin answered (end of chain: SERVFAIL). */
+  answeredBy: string;
+  reply: { rcode: string; aa: boolean; answer: string[]; authority: string[]; additional: string[] };
+  /** What plugins noted while serving it (forward's upstream, cache hit or miss). */
+  notes: TraceNote[];
+  /** Plugins' own accounts of the name (kubernetes: the objects behind it). */
+  explanations: PluginExplanation[];
+  error?: string;
+}
+
+/** The block a name goes to: the most specific zone, over every block (whatever its port). */
+export function blockFor(blocks: readonly Block[], lname: string): { block: Block; zone: string } | null {
+  let best: { block: Block; zone: string } | null = null;
+  for (const block of blocks) {
+    for (const zone of block.zones) {
+      const inside = zone === '' || lname === zone || lname.endsWith(`.${zone}`);
+      if (inside && (best === null || zone.length > best.zone.length)) best = { block, zone };
+    }
+  }
+  return best;
+}
+
+/** Resolve through the blocks as the server would, untraced (ExternalName chasing in the CLI). */
+export function resolverFor(blocks: () => readonly Block[]): (name: string, type: number) => Promise<Reply> {
+  return async (name, type) => {
+    const lname = name.toLowerCase().replace(/\.$/, '');
+    const m = blockFor(blocks(), lname);
+    if (m === null) return { rcode: RCODE.REFUSED, aa: false, answer: [], authority: [], additional: [] };
+    return m.block.handler(request(lname, type, m.zone, undefined));
+  };
+}
+
+function request(lname: string, type: number, zone: string, trace: NoteList | undefined): Request {
+  return {
+    raw: Buffer.alloc(0), id: 0, flags: 0x0100, opcode: 0, name: lname, lname, type, qclass: 1,
+    questionEnd: 0, edns: null, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0,
+    zone, server: 'explain', start: performance.now(), internal: true, trace,
+  };
+}
+
+const endOfChain = (): Reply => ({ rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'server' });
+
+function tracedChain(block: Block, steps: ChainStep[]): Handler {
+  let handler: Handler = endOfChain;
+  for (let i = block.plugins.length - 1; i >= 0; i--) {
+    const p = block.plugins[i];
+    if (p === undefined || !p.serve) continue;
+    const next = handler;
+    const serve = p.serve.bind(p);
+    handler = (req) => {
+      const step: ChainStep = { plugin: p.name, outcome: 'answered' };
+      steps.push(step);
+      return serve(req, (r) => {
+        step.outcome = 'passed';
+        return next(r);
+      });
+    };
+  }
+  return handler;
+}
+
+/** Runs `name` through the chain that takes it and collects the reasons. */
+export async function traceQuery(blocks: readonly Block[], name: string, qtype: number): Promise<ExplainReport> {
+  const lname = name.toLowerCase().replace(/\.$/, '');
+  const report: ExplainReport = {
+    question: { name: lname === '' ? '.' : `${lname}.`, type: typeName(qtype) },
+    block: null,
+    chain: [],
+    answeredBy: 'server',
+    reply: { rcode: 'REFUSED', aa: false, answer: [], authority: [], additional: [] },
+    notes: [],
+    explanations: [],
+  };
+  const m = blockFor(blocks, lname);
+  if (m === null) {
+    report.error = 'no server block serves this name: the server answers REFUSED';
+    return report;
+  }
+  const { block, zone } = m;
+  report.block = { zones: block.zones.map((z) => z || '.'), file: block.file, line: block.line };
+  const trace = new NoteList();
+  let r: Reply;
+  try {
+    r = await tracedChain(block, report.chain)(request(lname, qtype, zone, trace));
+  } catch (err) {
+    r = { rcode: RCODE.SERVFAIL, aa: false, answer: [], authority: [], additional: [], by: 'server', error: err instanceof Error ? err : new Error(String(err)) };
+  }
+  report.notes = trace.notes;
+  const answered = [...report.chain].reverse().find((s) => s.outcome === 'answered');
+  report.answeredBy = r.by ?? answered?.plugin ?? 'server';
+  const sections = r.wire ? sectionsOf(r.wire) : r;
+  report.reply = {
+    rcode: rcodeName(r.wire ? sections.rcode : r.rcode),
+    aa: sections.aa,
+    answer: sections.answer.map(recordLine),
+    authority: sections.authority.map(recordLine),
+    additional: sections.additional.map(recordLine),
+  };
+  if (r.error) report.error = r.error.message;
+  for (const p of block.plugins) {
+    if (!p.explain) continue;
+    try {
+      const e = await p.explain(lname, qtype);
+      if (e !== null) report.explanations.push(e);
+    } catch (err) {
+      report.explanations.push({ plugin: p.name, summary: `could not explain: ${(err as Error).message}`, lines: [], data: null });
+    }
+  }
+  return report;
+}
