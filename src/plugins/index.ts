@@ -2,6 +2,7 @@ import type { PluginDefinition } from '../server/plugin.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { errorsPlugin } from './errors/setup.js';
+import { explainPlugin } from './explain/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
@@ -17,7 +18,8 @@ import { reloadPlugin } from './reload/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, explain (a clusterdns extension:
+ * no query-path part, placed with the side servers), errors, log, loadbalance, cache,
  * hosts, kubernetes, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -26,6 +28,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   readyPlugin,
   healthPlugin,
   prometheusPlugin,
+  explainPlugin,
   errorsPlugin,
   logPlugin,
   loadbalancePlugin,
