@@ -30,7 +30,7 @@ export interface ClusterFacts {
   endpointsAt(ip: string): Array<{ svc: Service; label: string }>;
 }
 
-export type ExplainOptions = Pick<KubernetesOptions,
+export type ClusterExplainOptions = Pick<KubernetesOptions,
   'zones' | 'reverseZones' | 'namespaces' | 'namespaceLabels' | 'labels' | 'pods' | 'endpointPodNames' | 'fallthrough' | 'ignoreEmptyService' | 'noEndpoints'>;
 
 export interface NamespaceFacts { name: string; exists: boolean; exposed: boolean; why?: string }
@@ -57,7 +57,7 @@ export interface ClusterExplanation {
   notes: string[];
 }
 
-export function explainClusterName(facts: ClusterFacts, opts: ExplainOptions, lname: string, qtype: number): PluginExplanation | null {
+export function explainClusterName(facts: ClusterFacts, opts: ClusterExplainOptions, lname: string, qtype: number): PluginExplanation | null {
   const zone = [...opts.zones].sort((a, b) => b.length - a.length).find((z) => isSubdomain(lname, z));
   if (zone === undefined) return null;
   const asked = parseName(lname, zone, opts.reverseZones.includes(zone));
@@ -76,7 +76,7 @@ export function explainClusterName(facts: ClusterFacts, opts: ExplainOptions, ln
   return { plugin: 'kubernetes', summary: summary(x), lines: lines(x), data: x };
 }
 
-function reason(facts: ClusterFacts, opts: ExplainOptions, x: ClusterExplanation, qtype: number): void {
+function reason(facts: ClusterFacts, opts: ClusterExplainOptions, x: ClusterExplanation, qtype: number): void {
   const a = x.asked;
   switch (a.kind) {
     case 'none':
@@ -103,7 +103,7 @@ function reason(facts: ClusterFacts, opts: ExplainOptions, x: ClusterExplanation
   }
 }
 
-function namespaceFacts(facts: ClusterFacts, opts: ExplainOptions, ns: string): NamespaceFacts {
+function namespaceFacts(facts: ClusterFacts, opts: ClusterExplainOptions, ns: string): NamespaceFacts {
   const rec = facts.namespaceRecord(ns);
   const exists = rec !== undefined || facts.serviceCount(ns) > 0;
   const out: NamespaceFacts = { name: ns, exists, exposed: false };
@@ -123,7 +123,7 @@ function namespaceFacts(facts: ClusterFacts, opts: ExplainOptions, ns: string): 
 
 const labelText = (l: Record<string, string>): string => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(', ');
 
-function podReason(facts: ClusterFacts, opts: ExplainOptions, x: ClusterExplanation, a: Extract<Asked, { kind: 'pod' }>): void {
+function podReason(facts: ClusterFacts, opts: ClusterExplainOptions, x: ClusterExplanation, a: Extract<Asked, { kind: 'pod' }>): void {
   if (opts.pods === 'disabled') { x.missing = { piece: 'pod', why: 'pod records are off (pods disabled)' }; return; }
   x.namespace = namespaceFacts(facts, opts, a.ns);
   if (!x.namespace.exposed) { x.missing = { piece: 'namespace', why: x.namespace.why ?? 'not exposed' }; return; }
@@ -145,7 +145,7 @@ function reverseReason(facts: ClusterFacts, x: ClusterExplanation, ip: string): 
 }
 
 function serviceReason(
-  facts: ClusterFacts, opts: ExplainOptions, x: ClusterExplanation,
+  facts: ClusterFacts, opts: ClusterExplainOptions, x: ClusterExplanation,
   a: Extract<Asked, { kind: 'service' | 'endpoint' | 'port' }>, qtype: number,
 ): void {
   x.namespace = namespaceFacts(facts, opts, a.ns);
@@ -192,7 +192,7 @@ function serviceReason(
  * a search domain (<ns>.svc.<zone>, svc.<zone>, <zone>) to a name that had
  * fewer dots than `ndots` and no trailing dot.
  */
-export function searchExpansion(lname: string, zone: string, opts: Pick<ExplainOptions, 'zones'>): ClusterExplanation['searchPath'] | null {
+export function searchExpansion(lname: string, zone: string, opts: Pick<ClusterExplainOptions, 'zones'>): ClusterExplanation['searchPath'] | null {
   if (zone === '') return null;
   const rest = stripZone(lname, zone);
   const labels = rest.split('.');
