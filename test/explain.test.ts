@@ -209,6 +209,14 @@ describe('explain', function () {
     expect(up.queries.length).to.equal(before + 1);
   });
 
+  it('a short name (db-0.db.shop): the kubernetes plugin of another block says what the search list makes of it', async () => {
+    const r = await explainJson('db-0.db.shop');
+    expect(r.block?.zones).to.deep.equal(['.']);
+    const e = r.explanations.find((x) => x.plugin === 'kubernetes');
+    expect(e?.summary).to.equal(`not a cluster name; in a pod, the search list makes db-0.db.shop.svc.${Z} one of the resolver's tries: Service shop/db (Headless): 1 of 3 endpoint addresses in the answer`);
+    expect(e?.data).to.deep.include({ candidate: `db-0.db.shop.svc.${Z}`, searchDomain: `svc.${Z}` });
+  });
+
   it('the HTTP endpoint: 400 without a name or with a bad type; loopback unless told otherwise', async () => {
     expect((await httpGet(hp, '/explain')).status).to.equal(400);
     expect((await httpGet(hp, '/explain?name=a.example&type=BOGUS')).status).to.equal(400);

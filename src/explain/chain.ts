@@ -9,7 +9,7 @@ import { rcodeName, RCODE, typeName } from '../dns/constants.js';
 import { sectionsOf } from '../dns/relay.js';
 import type { Reply } from '../dns/reply.js';
 import type { Block } from '../server/build.js';
-import type { Handler, PluginExplanation, Request } from '../server/plugin.js';
+import type { Handler, Plugin, PluginExplanation, Request } from '../server/plugin.js';
 import { recordLine } from './records.js';
 import { NoteList, type TraceNote } from './trace.js';
 
@@ -123,14 +123,23 @@ export async function traceQuery(blocks: readonly Block[], name: string, qtype: 
     additional: sections.additional.map(recordLine),
   };
   if (r.error) report.error = r.error.message;
-  for (const p of block.plugins) {
+  await explainWith(block.plugins, lname, qtype, report.explanations);
+  // No plugin of this block owns the name: plugins of other blocks may still
+  // recognise it (kubernetes: a short name a pod's search list completes).
+  if (report.explanations.length === 0) {
+    await explainWith(blocks.filter((b) => b !== block).flatMap((b) => b.plugins), lname, qtype, report.explanations);
+  }
+  return report;
+}
+
+async function explainWith(plugins: readonly Plugin[], lname: string, qtype: number, out: PluginExplanation[]): Promise<void> {
+  for (const p of new Set(plugins)) {
     if (!p.explain) continue;
     try {
       const e = await p.explain(lname, qtype);
-      if (e !== null) report.explanations.push(e);
+      if (e !== null) out.push(e);
     } catch (err) {
-      report.explanations.push({ plugin: p.name, summary: `could not explain: ${(err as Error).message}`, lines: [], data: null });
+      out.push({ plugin: p.name, summary: `could not explain: ${(err as Error).message}`, lines: [], data: null });
     }
   }
-  return report;
 }

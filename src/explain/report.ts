@@ -11,7 +11,8 @@ export function formatReport(r: ExplainReport): string {
   out.push(`server block: ${r.block.zones.join(' ')} (${r.block.file}:${r.block.line})`);
   out.push(`chain: ${r.chain.map((s) => `${s.plugin} (${s.outcome})`).join(' -> ') || '(no plugin serves queries)'}`);
   const rep = r.reply;
-  out.push(`answer: ${rep.rcode}${rep.aa ? ' (authoritative)' : ''} from ${r.answeredBy}`);
+  const end = r.chain.every((s) => s.outcome === 'passed') ? ' (every plugin passed it on: the end of the chain answers SERVFAIL)' : '';
+  out.push(`answer: ${rep.rcode}${rep.aa ? ' (authoritative)' : ''} from ${r.answeredBy}${end}`);
   for (const [title, list] of [['answer', rep.answer], ['authority', rep.authority], ['additional', rep.additional]] as const) {
     if (list.length === 0) continue;
     out.push(`  ${title}:`);

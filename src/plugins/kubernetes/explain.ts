@@ -59,7 +59,7 @@ export interface ClusterExplanation {
 
 export function explainClusterName(facts: ClusterFacts, opts: ClusterExplainOptions, lname: string, qtype: number): PluginExplanation | null {
   const zone = [...opts.zones].sort((a, b) => b.length - a.length).find((z) => isSubdomain(lname, z));
-  if (zone === undefined) return null;
+  if (zone === undefined) return shortNameHint(facts, opts, lname, qtype);
   const asked = parseName(lname, zone, opts.reverseZones.includes(zone));
   const x: ClusterExplanation = {
     zone: zone || '.', asked, synced: facts.synced,
@@ -74,6 +74,26 @@ export function explainClusterName(facts: ClusterFacts, opts: ClusterExplainOpti
     if (x.fallthrough) x.notes.push('fallthrough: this NXDOMAIN is handed to the next plugin instead');
   }
   return { plugin: 'kubernetes', summary: summary(x), lines: lines(x), data: x };
+}
+
+/**
+ * `db-1.db.shop`, asked as typed in a pod: not a cluster name itself, but
+ * the resolver's search list makes `db-1.db.shop.svc.<zone>` one of its tries.
+ */
+function shortNameHint(facts: ClusterFacts, opts: ClusterExplainOptions, lname: string, qtype: number): PluginExplanation | null {
+  const zone = opts.zones.find((z) => z !== '' && !opts.reverseZones.includes(z));
+  if (zone === undefined || lname === '') return null;
+  const candidate = `${lname}.svc.${zone}`;
+  const kind = parseName(candidate, zone, false).kind;
+  if (kind !== 'service' && kind !== 'endpoint' && kind !== 'port') return null;
+  const inner = explainClusterName(facts, opts, candidate, qtype);
+  if (inner === null) return null;
+  return {
+    plugin: 'kubernetes',
+    summary: `not a cluster name; in a pod, the search list makes ${candidate} one of the resolver's tries: ${inner.summary}`,
+    lines: [`as ${candidate}:`, ...inner.lines.map((l) => `  ${l}`)],
+    data: { shortName: lname, candidate, searchDomain: `svc.${zone}`, explanation: inner.data },
+  };
 }
 
 function reason(facts: ClusterFacts, opts: ClusterExplainOptions, x: ClusterExplanation, qtype: number): void {
@@ -160,7 +180,7 @@ function serviceReason(
   x.service = {
     namespace: svc.namespace, name: svc.name, type: svc.kind, clusterIPs: [...svc.clusterIPs], externalName: svc.externalName,
     publishNotReadyAddresses: svc.publishNotReadyAddresses,
-    ports: svc.kind === 'ClusterIP' ? svc.ports.map((p) => portFacts(p, port, qtype)) : svc.ports.map((p) => ({ ...p, used: false, why: 'service ports are not published for this service type' })),
+    ports: svc.kind === 'ClusterIP' ? svc.ports.map((p) => portFacts(p, port, qtype)) : svc.ports.map((p) => ({ ...p, used: false, why: svc.kind === 'Headless' ? 'headless: records use the EndpointSlices\' ports' : 'ExternalName: only a CNAME, no ports' })),
   };
   if (svc.kind === 'ExternalName') {
     if (a.kind !== 'service') x.missing = { piece: a.kind, why: 'an ExternalName service has only its own name (a CNAME)' };
