@@ -20,6 +20,7 @@ if (v8Flags) setFlagsFromString(v8Flags);
 
 const HELP = `Usage: clusterdns [options]
        clusterdns convert-kubedns FILE [--domain DOMAIN]   print the Corefile for a kube-dns ConfigMap
+       clusterdns explain [--conf FILE] NAME [TYPE] [--json]   why NAME is answered as it is
        clusterdns node-local -localip IP[,IP...] [node-cache flags]   run as NodeLocal DNSCache (-help for its flags)
 
   --conf FILE, -conf FILE        Corefile to load (default: ./Corefile)
@@ -94,6 +95,13 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'convert-kubedns') {
     const { runConvertKubeDns } = await import('./convert-kubedns.js');
     return runConvertKubeDns(process.argv.slice(3));
+  }
+  if (process.argv[2] === 'explain') {
+    const { runExplain } = await import('./explain/cli.js');
+    const code = await runExplain(process.argv.slice(3), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+    // A watch or an upstream socket still closing must not hold the answer back.
+    setTimeout(() => process.exit(), 2000).unref();
+    return code;
   }
   if (process.argv[2] === 'node-local') {
     const { runNodeLocal } = await import('./nodelocal/main.js');

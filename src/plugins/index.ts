@@ -5,6 +5,7 @@ import { bufsizePlugin } from './bufsize/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { chaosPlugin } from './chaos/setup.js';
 import { errorsPlugin } from './errors/setup.js';
+import { explainPlugin } from './explain/setup.js';
 import { filePlugin } from './file/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { headerPlugin } from './header/setup.js';
@@ -28,9 +29,10 @@ import { whoamiPlugin } from './whoami/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, nsid, bufsize, ready, health, prometheus, errors, log, local,
- * any, chaos, loadbalance, rewrite, cache, header, minimal, template, hosts,
- * kubernetes, file, loop, forward, whoami.
+ * bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
+ * clusterdns extension: no query-path part, placed with the side servers),
+ * errors, log, local, any, chaos, loadbalance, rewrite, cache, header,
+ * minimal, template, hosts, kubernetes, file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -40,6 +42,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   readyPlugin,
   healthPlugin,
   prometheusPlugin,
+  explainPlugin,
   errorsPlugin,
   logPlugin,
   localPlugin,

@@ -1,6 +1,7 @@
 import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
+import type { QueryTrace } from '../explain/trace.js';
 import type { Reply } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
@@ -19,6 +20,16 @@ export interface Request extends ParsedQuery {
   readonly start: number;
   /** Set on queries the server sends itself (CNAME chasing, loop probe): no metrics, no log. */
   readonly internal: boolean;
+  /** Only on queries `explain` runs: plugins note what they decided (which upstream, cache hit). */
+  readonly trace?: QueryTrace;
+}
+
+/** A plugin's account of a name, for `explain`: a summary line, details as lines, and the same as data. */
+export interface PluginExplanation {
+  plugin: string;
+  summary: string;
+  lines: string[];
+  data: unknown;
 }
 
 /** A bound listener socket ("::" / "0.0.0.0" when bound to every interface). */
@@ -75,6 +86,11 @@ export interface Plugin {
   shutdown?(): Promise<void> | void;
   /** Readiness for the `ready` plugin: undefined = does not report. */
   ready?(): boolean;
+  /**
+   * `explain`: why this plugin answers (or would answer) the name as it does,
+   * for names it is responsible for; null for names it does not handle.
+   */
+  explain?(lname: string, qtype: number): Promise<PluginExplanation | null> | PluginExplanation | null;
   /** True when this plugin recurses for clients (sets RA). */
   readonly recursive?: boolean;
   /**

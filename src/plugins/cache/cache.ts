@@ -112,6 +112,7 @@ export class CachePlugin implements Plugin {
     // Nothing for this name can be cached (kubeadm: cluster.local): no key, no lookup.
     if ((!okSuccess && !okDenial) || req.type === QTYPE.AXFR || req.type === QTYPE.IXFR) {
       s.misses++;
+      req.trace?.note('cache', 'not cached: caching is disabled for this name (disable success/denial) or the type', { hit: false });
       return next(req);
     }
     const key = cacheKey(req);
@@ -121,12 +122,14 @@ export class CachePlugin implements Plugin {
       const ttl = e.ttl - Math.floor((now - e.stored) / 1000);
       if (ttl > 0) {
         if (e.kind === Kind.Success) s.hits.success++; else s.hits.denial++;
+        req.trace?.note('cache', `hit: served from the ${e.kind === Kind.Success ? 'success' : 'denial'} cache, ${ttl}s of ${e.ttl}s left`, { hit: true, ttl });
         if (o.prefetch !== null && this.shouldPrefetch(e, now, ttl)) this.background(req, key, e, next);
         return this.answerFrom(e, req, o.keepTtl ? e.ttl : ttl);
       }
       const stale = o.serveStale;
       if (stale !== null && now - (e.stored + e.ttl * 1000) < stale.maxStaleMs) {
         if (e.kind === Kind.Success) s.hits.success++; else s.hits.denial++;
+        req.trace?.note('cache', 'hit: expired entry within serve_stale', { hit: true, stale: true });
         if (stale.verify) return this.verifyStale(req, key, e, next, okSuccess, okDenial);
         s.servedStale++;
         this.background(req, key, e, next);
@@ -135,6 +138,7 @@ export class CachePlugin implements Plugin {
       this.remove(key);
     }
     s.misses++;
+    req.trace?.note('cache', 'miss: asked the next plugin', { hit: false });
     const r = next(req);
     if (r instanceof Promise) return r.then((x) => this.store(req, key, x, okSuccess, okDenial, null));
     return this.store(req, key, r, okSuccess, okDenial, null);

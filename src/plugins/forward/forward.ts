@@ -143,6 +143,7 @@ export class ForwardRoute {
         if (u === undefined) return;
         const left = start + budget - performance.now();
         if (left <= 0) return;
+        req.trace?.note('forward', `asked upstream ${u.to} over ${proto} (policy ${o.policy}, attempt ${launched} of ${plan.length})`, { upstream: u.to, proto, policy: o.policy });
         const marked = markQuery(query, qend, Buffer.concat([tags, u.tag]), OWN_EDNS_SIZE);
         const entry = { u, ex: u.query(marked, qend, proto, left, marked === query ? null : query), at: performance.now() };
         running.push(entry);
@@ -161,6 +162,7 @@ export class ForwardRoute {
               launch();
               return;
             }
+            req.trace?.note('forward', `answer from ${u.to}`, { upstream: u.to, answered: true });
             finish(relayed(reply));
           },
           (err: unknown) => {

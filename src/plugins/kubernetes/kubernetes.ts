@@ -7,8 +7,9 @@ import { sectionsOf } from '../../dns/relay.js';
 import { records, type Reply, type RR } from '../../dns/reply.js';
 import { log } from '../../log.js';
 import type { Placement, PluginSample } from '../../metrics/plugins.js';
-import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
+import type { Handler, Plugin, PluginExplanation, Request, SetupContext } from '../../server/plugin.js';
 import { Answerer, type Computed } from './answer.js';
+import { explainClusterName } from './explain.js';
 import { kubernetesSamples } from './families.js';
 import type { Kind } from './objects.js';
 import { ManifestSource } from './manifests.js';
@@ -215,6 +216,11 @@ export class KubernetesPlugin implements Plugin {
     }
     if (c.chase !== null) return this.chase(c, c.chase, lname, req.type);
     return r;
+  }
+
+  /** `explain`: the objects behind a cluster name, and what was left out (explain.ts). */
+  explain(lname: string, qtype: number): PluginExplanation | null {
+    return explainClusterName(this.serving, this.opts, lname, qtype);
   }
 
   private fallsThrough(lname: string): boolean {

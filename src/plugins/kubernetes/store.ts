@@ -275,6 +275,23 @@ export class Store implements StoreSink {
     return each(this.pods.byIP.get(ip)).some((p) => p.namespace === ns);
   }
 
+  // ---- explain (read-only; see ClusterFacts in explain.ts) ---------------
+
+  /** The Namespace object as received (its labels), if any. */
+  namespaceRecord(ns: string): NamespaceRecord | undefined {
+    return this.namespaces.get(ns);
+  }
+
+  /** Services kept in a namespace (only those the `labels` selector admits). */
+  serviceCount(ns: string): number {
+    return this.services.byName.count(ns);
+  }
+
+  /** Every slice kept for a service, serving endpoints or not, in arrival order. */
+  slicesOf(ns: string, service: string): readonly Slice[] {
+    return each(this.slices.groups.get(ns, service));
+  }
+
   // ---- internals --------------------------------------------------------
 
   private batch<R>(add: (r: R) => void, commit: () => void): ReplaceBatch<Kind> {
