@@ -1,4 +1,5 @@
 import type { PluginDefinition } from '../server/plugin.js';
+import { autopathPlugin } from './autopath/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { errorsPlugin } from './errors/setup.js';
@@ -18,7 +19,7 @@ import { reloadPlugin } from './reload/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, errors, log, loadbalance, autopath, cache,
  * hosts, kubernetes, file, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -30,6 +31,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   errorsPlugin,
   logPlugin,
   loadbalancePlugin,
+  autopathPlugin,
   cachePlugin,
   hostsPlugin,
   kubernetesPlugin,

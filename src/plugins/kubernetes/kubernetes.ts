@@ -217,6 +217,26 @@ export class KubernetesPlugin implements Plugin {
     return r;
   }
 
+  /**
+   * The search path of the pod asking `lname` from `clientIP`, for autopath
+   * (CoreDNS's Kubernetes.AutoPath): `<ns>.svc.<zone>`, `svc.<zone>`,
+   * `<zone>`, then "" (the bare name). Null when the name is outside our
+   * zones, pods are not verified, or no pod has that IP: no autopathing.
+   * CoreDNS also appends the host's /etc/resolv.conf search list; we do
+   * not (the server's own resolv.conf says nothing about the pod's).
+   */
+  searchPath(clientIP: string, lname: string): string[] | null {
+    if (this.opts.pods !== 'verified') return null;
+    const zone = this.zoneOf(lname);
+    if (zone === null) return null;
+    const ip = canonicalIP(clientIP.startsWith('::ffff:') && clientIP.includes('.') ? clientIP.slice(7) : clientIP);
+    if (ip === null) return null;
+    const ns = this.serving.podNamespaceAt(ip);
+    if (ns === undefined) return null;
+    const under = (s: string): string => (zone === '' ? s : `${s}.${zone}`);
+    return zone === '' ? [under(`${ns}.svc`), under('svc'), ''] : [under(`${ns}.svc`), under('svc'), zone, ''];
+  }
+
   private fallsThrough(lname: string): boolean {
     return this.fallthrough.matches(lname);
   }
