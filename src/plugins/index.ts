@@ -7,6 +7,7 @@ import { filePlugin } from './file/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
+import { k8sExternalPlugin } from './k8s_external/setup.js';
 import { kubernetesPlugin } from './kubernetes/setup.js';
 import { loadbalancePlugin } from './loadbalance/setup.js';
 import { logPlugin } from './log/setup.js';
@@ -20,7 +21,7 @@ import { reloadPlugin } from './reload/setup.js';
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, loadbalance, autopath, cache,
- * hosts, kubernetes, file, loop, forward.
+ * hosts, k8s_external, kubernetes, file, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -34,6 +35,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   autopathPlugin,
   cachePlugin,
   hostsPlugin,
+  k8sExternalPlugin,
   kubernetesPlugin,
   filePlugin,
   loopPlugin,

@@ -82,6 +82,16 @@ export class KubernetesPlugin implements Plugin {
     }, o.reverseZones);
   }
 
+  /** The store answers come from (live data, or the snapshot until it syncs): k8s_external reads it. */
+  get answering(): Store {
+    return this.serving;
+  }
+
+  /** Where this server is reachable (the addresses of the zone's NS record), for k8s_external's ns1 glue. */
+  nameserverAddresses(): readonly string[] {
+    return this.nsAddrs;
+  }
+
   /** Seconds since the served snapshot was written; null while answers come from live data. */
   snapshotAge(): number | null {
     return this.snapshotWrittenAt === 0 ? null : Math.max(0, (Date.now() - this.snapshotWrittenAt) / 1000);
