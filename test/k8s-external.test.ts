@@ -8,6 +8,7 @@ import { createServer } from '../src/app.js';
 import { CorefileError } from '../src/corefile/errors.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { setLogSink } from '../src/log.js';
+import { toService } from '../src/plugins/kubernetes/objects.js';
 import { FakeKubeApi, namespace, service } from './support/kube-api.js';
 import { answerCase, ask, CLUSTER, nodataCase, nxCase, removeDir, runCases, start, writeCluster, type Answer } from './support/kubernetes-fixtures.js';
 import type { Running } from './support/server.js';
@@ -176,6 +177,19 @@ describe('k8s_external', function () {
       const b = await ask(srv.port, `pub.demo.${X}`, 'TXT');
       expect(b.rcode).to.equal('NOERROR');
       expect(b.authority).to.deep.equal([SOA(10, 'ext')]);
+    });
+  });
+
+  describe('service records', () => {
+    it('keep spec.externalIPs then each ingress ip (else hostname), once each; nothing when there are none', () => {
+      const rec = toService({
+        metadata: { name: 'x', namespace: 'demo' },
+        spec: { type: 'LoadBalancer', clusterIP: '10.0.0.1', externalIPs: ['192.0.2.1', '2001:DB8:0::1', 'bogus'] },
+        status: { loadBalancer: { ingress: [{ ip: '198.51.100.1', hostname: 'ignored.example' }, { hostname: 'LB.Example.' }, { ip: '192.0.2.1' }] } },
+      });
+      expect(rec?.externalIPs).to.deep.equal(['192.0.2.1', '2001:db8::1', '198.51.100.1', 'lb.example']);
+      const plain = toService({ metadata: { name: 'y' }, spec: { clusterIP: '10.0.0.2' }, status: { loadBalancer: {} } });
+      expect(plain !== null && 'externalIPs' in plain).to.equal(false);
     });
   });
 
