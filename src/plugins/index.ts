@@ -1,5 +1,6 @@
 import type { PluginDefinition } from '../server/plugin.js';
 import { anyPlugin } from './any/setup.js';
+import { autopathPlugin } from './autopath/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { bufsizePlugin } from './bufsize/setup.js';
 import { cachePlugin } from './cache/setup.js';
@@ -11,6 +12,7 @@ import { forwardPlugin } from './forward/setup.js';
 import { headerPlugin } from './header/setup.js';
 import { healthPlugin } from './health/setup.js';
 import { hostsPlugin } from './hosts/setup.js';
+import { k8sExternalPlugin } from './k8s_external/setup.js';
 import { kubernetesPlugin } from './kubernetes/setup.js';
 import { loadbalancePlugin } from './loadbalance/setup.js';
 import { localPlugin } from './local/setup.js';
@@ -32,7 +34,8 @@ import { whoamiPlugin } from './whoami/setup.js';
  * bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
  * clusterdns extension: no query-path part, placed with the side servers),
  * errors, log, local, any, chaos, loadbalance, rewrite, cache, header,
- * minimal, template, hosts, kubernetes, file, loop, forward, whoami.
+ * autopath, minimal, template, hosts, k8s_external, kubernetes, file, loop,
+ * forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -52,9 +55,11 @@ export const PLUGINS: readonly PluginDefinition[] = [
   rewritePlugin,
   cachePlugin,
   headerPlugin,
+  autopathPlugin,
   minimalPlugin,
   templatePlugin,
   hostsPlugin,
+  k8sExternalPlugin,
   kubernetesPlugin,
   filePlugin,
   loopPlugin,

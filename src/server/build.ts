@@ -89,10 +89,12 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   }
   // Blocks speak of the root as "" (as Request.zone and isSubdomain do); keys spell it ".".
   const zones = [...new Set(keys.map((k) => (k.zone === '.' ? '' : k.zone)))];
+  const peers = new Map<string, Plugin>();
   const ctx: SetupContext = {
     block: { keys, zones, directives: sb.directives, file: sb.file, line: sb.line },
     resolve: opts.resolve,
     services: opts.services,
+    peer: (name) => peers.get(name),
   };
   if (opts.problems) {
     // One problem per unknown directive, each at its own line.
@@ -115,7 +117,10 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
       // `bind` takes addresses (v4/v6); interface names would need OS lookups we don't do.
       if (d.name === 'bind') bind.push(...d.args);
       const plugin = entry.def.setup(d, ctx);
-      if (plugin) built.push({ plugin, rank: entry.rank, seq });
+      if (plugin) {
+        built.push({ plugin, rank: entry.rank, seq });
+        if (!peers.has(d.name)) peers.set(d.name, plugin);
+      }
     });
   });
   built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);

@@ -123,6 +123,12 @@ export interface SetupContext {
   resolve(name: string, type: number): Promise<Reply>;
   /** Process-wide services shared by blocks, outliving reloads (side servers, metrics, the server). */
   services: Services;
+  /**
+   * The plugin another directive of this block built (autopath asks for
+   * `kubernetes`, as CoreDNS's dnsserver.GetConfig(c).Handler does).
+   * Filled as the block is built: ask from start() or later, not in setup().
+   */
+  peer(name: string): Plugin | undefined;
 }
 
 export interface PluginDefinition {

@@ -17,12 +17,14 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
-export function service(ns: string, name: string, spec: Record<string, unknown>, labels?: Record<string, string>): KubeObject {
+/** A Service; `status` for a LoadBalancer's `{loadBalancer: {ingress: [...]}}`. */
+export function service(ns: string, name: string, spec: Record<string, unknown>, labels?: Record<string, string>, status?: Record<string, unknown>): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name, namespace: ns, ...(labels ? { labels: { ...labels } } : {}) },
     spec: { ...spec },
+    ...(status ? { status: { ...status } } : {}),
   };
 }
 

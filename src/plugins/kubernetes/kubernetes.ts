@@ -83,6 +83,16 @@ export class KubernetesPlugin implements Plugin {
     }, o.reverseZones);
   }
 
+  /** The store answers come from (live data, or the snapshot until it syncs): k8s_external reads it. */
+  get answering(): Store {
+    return this.serving;
+  }
+
+  /** Where this server is reachable (the addresses of the zone's NS record), for k8s_external's ns1 glue. */
+  nameserverAddresses(): readonly string[] {
+    return this.nsAddrs;
+  }
+
   /** Seconds since the served snapshot was written; null while answers come from live data. */
   snapshotAge(): number | null {
     return this.snapshotWrittenAt === 0 ? null : Math.max(0, (Date.now() - this.snapshotWrittenAt) / 1000);
@@ -221,6 +231,26 @@ export class KubernetesPlugin implements Plugin {
   /** `explain`: the objects behind a cluster name, and what was left out (explain.ts). */
   explain(lname: string, qtype: number): PluginExplanation | null {
     return explainClusterName(this.serving, this.opts, lname, qtype);
+  }
+
+  /**
+   * The search path of the pod asking `lname` from `clientIP`, for autopath
+   * (CoreDNS's Kubernetes.AutoPath): `<ns>.svc.<zone>`, `svc.<zone>`,
+   * `<zone>`, then "" (the bare name). Null when the name is outside our
+   * zones, pods are not verified, or no pod has that IP: no autopathing.
+   * CoreDNS also appends the host's /etc/resolv.conf search list; we do
+   * not (the server's own resolv.conf says nothing about the pod's).
+   */
+  searchPath(clientIP: string, lname: string): string[] | null {
+    if (this.opts.pods !== 'verified') return null;
+    const zone = this.zoneOf(lname);
+    if (zone === null) return null;
+    const ip = canonicalIP(clientIP.startsWith('::ffff:') && clientIP.includes('.') ? clientIP.slice(7) : clientIP);
+    if (ip === null) return null;
+    const ns = this.serving.podNamespaceAt(ip);
+    if (ns === undefined) return null;
+    const under = (s: string): string => (zone === '' ? s : `${s}.${zone}`);
+    return zone === '' ? [under(`${ns}.svc`), under('svc'), ''] : [under(`${ns}.svc`), under('svc'), zone, ''];
   }
 
   private fallsThrough(lname: string): boolean {

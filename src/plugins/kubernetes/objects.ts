@@ -21,6 +21,12 @@ export interface ServiceRecord {
   ports: PortRecord[];
   publishNotReadyAddresses: boolean;
   labels: Record<string, string>;
+  /**
+   * spec.externalIPs, then each status.loadBalancer.ingress[] ip (or its
+   * hostname when it has no ip), as CoreDNS's object.Service keeps them
+   * for k8s_external. Absent when there are none (most services).
+   */
+  externalIPs?: string[];
 }
 
 export interface EndpointRecord {
@@ -131,7 +137,21 @@ export function toService(o: unknown): ServiceRecord | null {
     ports: ports(arr(spec.ports)),
     publishNotReadyAddresses: spec.publishNotReadyAddresses === true,
     labels: labelsOf(meta),
+    ...externalOf(spec, obj(obj(o).status)),
   };
+}
+
+/** The `externalIPs` field of a ServiceRecord, or nothing when the service has none. */
+function externalOf(spec: Obj, status: Obj): { externalIPs?: string[] } {
+  const out = ips(arr(spec.externalIPs));
+  for (const i of arr(obj(status.loadBalancer).ingress)) {
+    const ingress = obj(i);
+    const ip = canonicalIP(str(ingress.ip));
+    const host = str(ingress.hostname).replace(/\.$/, '').toLowerCase();
+    const v = ip ?? host;
+    if (v !== '' && !out.includes(v)) out.push(v);
+  }
+  return out.length === 0 ? {} : { externalIPs: out };
 }
 
 const TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';

@@ -25,6 +25,7 @@ export class Compactor {
       externalName: r.externalName,
       ports: this.ports(r.ports),
       publishNotReadyAddresses: r.publishNotReadyAddresses,
+      externalIPs: r.externalIPs === undefined || r.externalIPs.length === 0 ? NONE : r.externalIPs.slice(),
     };
   }
 

@@ -5,9 +5,11 @@
 import type { PortRecord, ServiceRecord } from './objects.js';
 
 /** A service as the store keeps it: its record without the labels. */
-export type Service = Readonly<Omit<ServiceRecord, 'labels' | 'clusterIPs' | 'ports'>> & {
+export type Service = Readonly<Omit<ServiceRecord, 'labels' | 'clusterIPs' | 'ports' | 'externalIPs'>> & {
   readonly clusterIPs: readonly string[];
   readonly ports: readonly PortRecord[];
+  /** ServiceRecord.externalIPs; the shared empty list when there are none. */
+  readonly externalIPs: readonly string[];
 };
 
 /** An EndpointSlice (or legacy Endpoints) as the store keeps it. */
@@ -129,7 +131,7 @@ export interface TableKind<V extends { namespace: string; name: string }> {
 export const SERVICES: TableKind<Service> = {
   ips: (s) => s.clusterIPs,
   same: (a, b) => a.kind === b.kind && a.externalName === b.externalName && a.publishNotReadyAddresses === b.publishNotReadyAddresses
-    && sameList(a.clusterIPs, b.clusterIPs) && samePorts(a.ports, b.ports),
+    && sameList(a.clusterIPs, b.clusterIPs) && samePorts(a.ports, b.ports) && sameList(a.externalIPs, b.externalIPs),
 };
 
 export const SLICES: TableKind<Slice> = {

@@ -292,6 +292,11 @@ export class Store implements StoreSink {
     return each(this.slices.groups.get(ns, service));
   }
 
+  /** Namespace of the first pod with this IP (`pods verified`), as CoreDNS's PodIndex(ip)[0]. */
+  podNamespaceAt(ip: string): string | undefined {
+    return each(this.pods.byIP.get(ip))[0]?.namespace;
+  }
+
   // ---- internals --------------------------------------------------------
 
   private batch<R>(add: (r: R) => void, commit: () => void): ReplaceBatch<Kind> {
