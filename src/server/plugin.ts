@@ -1,7 +1,7 @@
 import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
-import type { Reply } from '../dns/reply.js';
+import type { AnswerReply, Reply } from '../dns/reply.js';
 
 /** One query on its way through a server block's chain. */
 export interface Request extends ParsedQuery {
@@ -9,6 +9,8 @@ export interface Request extends ParsedQuery {
   readonly proto: 'udp' | 'tcp';
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The address the query arrived at: the TCP connection's, or the UDP socket's bound address ("::" for a wildcard, as CoreDNS reports it). */
+  readonly localAddress: string;
   /** The server block zone that took this query (lower-case, "" for the root). */
   readonly zone: string;
   /** The listener, as CoreDNS labels it: "dns://:53". */
@@ -87,8 +89,8 @@ export interface BlockInfo {
 
 export interface SetupContext {
   block: BlockInfo;
-  /** Resolve a name through the whole server, as a client would (CNAME chasing). */
-  resolve(name: string, type: number): Promise<Reply>;
+  /** Resolve a name through the whole server, as a client would (CNAME chasing); a dropped query comes back SERVFAIL. */
+  resolve(name: string, type: number): Promise<AnswerReply>;
   /** Process-wide services shared by blocks (side servers, metrics registry). */
   shared: Map<string, unknown>;
 }
