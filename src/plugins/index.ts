@@ -1,4 +1,5 @@
 import type { PluginDefinition } from '../server/plugin.js';
+import { aclPlugin } from './acl/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { errorsPlugin } from './errors/setup.js';
@@ -17,7 +18,7 @@ import { reloadPlugin } from './reload/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
+ * bind, reload, ready, health, prometheus, errors, log, loadbalance, acl, cache,
  * hosts, kubernetes, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -29,6 +30,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   errorsPlugin,
   logPlugin,
   loadbalancePlugin,
+  aclPlugin,
   cachePlugin,
   hostsPlugin,
   kubernetesPlugin,
