@@ -2,6 +2,7 @@ import type { PluginDefinition } from '../server/plugin.js';
 import { aclPlugin } from './acl/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { cachePlugin } from './cache/setup.js';
+import { dns64Plugin } from './dns64/setup.js';
 import { errorsPlugin } from './errors/setup.js';
 import { forwardPlugin } from './forward/setup.js';
 import { healthPlugin } from './health/setup.js';
@@ -18,7 +19,7 @@ import { reloadPlugin } from './reload/setup.js';
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, ready, health, prometheus, errors, log, loadbalance, acl, cache,
+ * bind, reload, ready, health, prometheus, errors, log, dns64, loadbalance, acl, cache,
  * hosts, kubernetes, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
@@ -29,6 +30,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   prometheusPlugin,
   errorsPlugin,
   logPlugin,
+  dns64Plugin,
   loadbalancePlugin,
   aclPlugin,
   cachePlugin,

@@ -89,8 +89,13 @@ export interface BlockInfo {
 
 export interface SetupContext {
   block: BlockInfo;
-  /** Resolve a name through the whole server, as a client would (CNAME chasing); a dropped query comes back SERVFAIL. */
-  resolve(name: string, type: number): Promise<AnswerReply>;
+  /**
+   * Resolve a name through the whole server, as a client would (CNAME
+   * chasing); a dropped query comes back SERVFAIL. With `from`, the query
+   * comes from that request's client (address, port, transport), as
+   * CoreDNS's upstream lookups reuse the client's writer: acl judges it.
+   */
+  resolve(name: string, type: number, from?: Request): Promise<AnswerReply>;
   /** Process-wide services shared by blocks (side servers, metrics registry). */
   shared: Map<string, unknown>;
 }

@@ -223,7 +223,7 @@ export class DnsServer {
    * chasing CNAMEs: a real query (RD, our EDNS size) run through the chain
    * of the block serving the name, marked internal (no metrics, no log).
    */
-  async resolveInternal(name: string, type: number): Promise<AnswerReply> {
+  async resolveInternal(name: string, type: number, from?: Request): Promise<AnswerReply> {
     const raw = buildQuery(name.toLowerCase(), type, 1, { ednsSize: INTERNAL_EDNS_SIZE });
     const q = parseQuery(raw);
     if (isProblem(q)) return failure(RCODE.SERVFAIL, 'server', new Error(`cannot build a query for ${name}: ${q.reason}`));
@@ -231,7 +231,8 @@ export class DnsServer {
       const m = l.zones.match(q.lname);
       if (!m) continue;
       const req: Request = {
-        ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0, localAddress: '127.0.0.1',
+        ...q, raw, proto: from?.proto ?? 'udp', remoteAddress: from?.remoteAddress ?? '127.0.0.1', remotePort: from?.remotePort ?? 0,
+        localAddress: from?.localAddress ?? '127.0.0.1',
         zone: m.zone, server: l.label, start: performance.now(), internal: true,
       };
       const r = await m.block.handler(req);
