@@ -20,7 +20,10 @@ const sent = (wire: Buffer): boolean => wire.length >= 12;
 /** Go's strconv 'f' with the shortest digits: "0.000131s", never an exponent. */
 function seconds(ms: number): string {
   const s = (Math.round(ms * 1e6) / 1e9).toFixed(9);
-  return `${s.replace(/\.?0+$/, '')}s`;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48) end--; // trailing zeros
+  if (s.charCodeAt(end - 1) === 46) end--; // and a bare point
+  return `${s.slice(0, end)}s`;
 }
 
 /** IPv4 clients of a dual-stack socket arrive as ::ffff:a.b.c.d; CoreDNS (Go) prints them as IPv4. IPv6 goes in brackets. */
@@ -29,19 +32,19 @@ export function rfc3986(addr: string): string {
   return a.includes(':') ? `[${a}]` : a;
 }
 
+const FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [FLAG.QR, 'qr'], [FLAG.AA, 'aa'], [FLAG.TC, 'tc'], [FLAG.RD, 'rd'], [FLAG.RA, 'ra'], [0x0040, 'z'], [FLAG.AD, 'ad'], [FLAG.CD, 'cd'],
+];
+
 function rflags(wire: Buffer): string {
   if (!sent(wire)) return EMPTY;
   const f = wire.readUInt16BE(2);
-  const out: string[] = [];
-  if (f & FLAG.QR) out.push('qr');
-  if (f & FLAG.AA) out.push('aa');
-  if (f & FLAG.TC) out.push('tc');
-  if (f & FLAG.RD) out.push('rd');
-  if (f & FLAG.RA) out.push('ra');
-  if (f & 0x0040) out.push('z');
-  if (f & FLAG.AD) out.push('ad');
-  if (f & FLAG.CD) out.push('cd');
-  return out.join(',');
+  let out = '';
+  for (let i = 0; i < FLAG_NAMES.length; i++) {
+    const e = FLAG_NAMES[i];
+    if (e !== undefined && (f & e[0]) !== 0) out = out === '' ? e[1] : `${out},${e[1]}`;
+  }
+  return out;
 }
 
 function rcode(reply: Reply, wire: Buffer): string {
