@@ -31,7 +31,7 @@ const raw = dnsPacket.encode({
 });
 const q = parseQuery(raw);
 if (isProblem(q)) throw new Error(q.reason);
-const req: Request = { ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 5353, zone: '', server: 'dns://:53', start: 0, internal: false };
+const req: Request = { ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', localAddress: '127.0.0.1', remotePort: 5353, zone: '', server: 'dns://:53', start: 0, internal: false };
 const echo = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: q.lname, edns: q.edns };
 const limits = { maxSize: 1232, recursionAvailable: true, ednsSize: UDP_EDNS_CAP };
 
@@ -63,6 +63,7 @@ function chain(origin: Handler, lb: boolean): Handler {
 function once(h: Handler): Buffer {
   const r = h(req);
   if (r instanceof Promise) throw new Error('the chain answered asynchronously');
+  if (r.kind === 'drop') throw new Error('the chain dropped the query');
   return r.kind === 'relay' ? relayWire(echo, r, limits) : encodeReply(echo, r, limits);
 }
 

@@ -13,7 +13,7 @@ import { RCODE, UDP_EDNS_CAP } from '../src/dns/constants.js';
 import { encodeReply } from '../src/dns/encode.js';
 import { isProblem, parseQuery } from '../src/dns/query.js';
 import { relayWire } from '../src/dns/relay.js';
-import { records, relay, type Reply, type RR } from '../src/dns/reply.js';
+import { records, relay, type AnswerReply, type Reply, type RR } from '../src/dns/reply.js';
 import { RewritePlugin } from '../src/plugins/rewrite/rewrite.js';
 import { parseRule } from '../src/plugins/rewrite/setup.js';
 import type { Handler, Request } from '../src/server/plugin.js';
@@ -28,7 +28,7 @@ const raw = dnsPacket.encode({
 });
 const q = parseQuery(raw);
 if (isProblem(q)) throw new Error(q.reason);
-const req: Request = { ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 5353, zone: '', server: 'dns://:53', start: 0, internal: false };
+const req: Request = { ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 5353, localAddress: '127.0.0.1', zone: '', server: 'dns://:53', start: 0, internal: false };
 const echo = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: q.lname, edns: q.edns };
 const limits = { maxSize: 1232, recursionAvailable: true, ednsSize: UDP_EDNS_CAP };
 
@@ -40,13 +40,14 @@ const wire: Handler = (r) => {
   return relay(RCODE.NOERROR, 'forward', false, w);
 };
 
-const resolve = (): Promise<Reply> => Promise.reject(new Error('not in this bench'));
+const resolve = (): Promise<AnswerReply> => Promise.reject(new Error('not in this bench'));
 const plugin = (lines: string[]) => new RewritePlugin(lines.map((l) => parseRule(l.split(' '))), resolve);
 const miss = plugin(['name bar.example.com bar.default.svc.cluster.local', 'name suffix .corp.example. .svc.cluster.local.', 'name regex ^api\\.(.*)$ {1}']);
 const hit = plugin(['name foo.example.com foo.default.svc.cluster.local']);
 
 function once(h: Handler): Buffer {
   const r = h(req) as Reply;
+  if (r.kind === 'drop') throw new Error('the bench chains never drop');
   return r.kind === 'relay' ? relayWire(echo, r, limits) : encodeReply(echo, r, limits);
 }
 

@@ -42,9 +42,9 @@ export function createServer(corefile: Corefile, opts: AppOptions = {}): DnsServ
     forcePort: opts.forcePort,
     services,
     // Bound late: plugins are built before the server that routes for them exists.
-    resolve: (name, type) => {
+    resolve: (name, type, from) => {
       if (!server) throw new Error('server not started');
-      return server.resolveInternal(name, type);
+      return server.resolveInternal(name, type, from);
     },
   });
   server = new DnsServer(build(corefile), opts);

@@ -182,7 +182,7 @@ describe('kubernetes: before the first sync', function () {
   });
   const req = (name: string, type = 1): Request => ({
     raw: Buffer.alloc(0), id: 1, flags: 0, opcode: 0, name, lname: name.toLowerCase(), type, qclass: 1, questionEnd: 0,
-    edns: null, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 1, zone: 'cluster.local', server: 'dns://:53', start: 0, internal: false,
+    edns: null, proto: 'udp', remoteAddress: '127.0.0.1', localAddress: '127.0.0.1', remotePort: 1, zone: 'cluster.local', server: 'dns://:53', start: 0, internal: false,
   });
   const nextReply: Reply = records(RCODE.NOERROR, 'next', false);
   const next = () => nextReply;

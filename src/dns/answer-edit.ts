@@ -31,6 +31,7 @@ export interface ReplyChanges {
 
 /** `r` with `c`, of the same kind; `r` itself is never changed. */
 function changed(r: Reply, c: ReplyChanges): Reply {
+  if (r.kind === 'drop') return r; // nothing is sent: nothing to change
   const header = c.header ?? r.header;
   const ednsOptions = c.ednsOptions ?? r.ednsOptions;
   if (r.kind === 'relay') return { ...r, header, ednsOptions, wire: c.wire ?? r.wire };

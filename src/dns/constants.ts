@@ -1,4 +1,5 @@
 // Numeric codes used on the hot path; names only where humans read them.
+import packetTypes from 'dns-packet/types.js';
 
 export const RCODE = {
   NOERROR: 0,
@@ -59,3 +60,13 @@ export const FLAG = {
 export const UDP_PLAIN_MAX = 512;
 /** Our default cap on EDNS UDP answers (DNS flag day 2020: avoid fragmentation). */
 export const UDP_EDNS_CAP = 1232;
+
+/** A type's code from its name as written in a Corefile ("AAAA", "TYPE65"); null when unknown. */
+export function typeCode(name: string): number | null {
+  const upper = name.toUpperCase();
+  for (const [code, n] of Object.entries(TYPE_NAMES)) if (n === upper) return Number(code);
+  const m = /^TYPE(\d{1,5})$/.exec(upper);
+  if (m !== null && Number(m[1]) <= 0xffff) return Number(m[1]);
+  const t = packetTypes.toType(upper);
+  return t > 0 ? t : null;
+}

@@ -65,8 +65,19 @@ export interface RelayReply extends ReplyCommon {
   readonly addressed: boolean;
 }
 
-/** What a plugin hands back. Build it with records(), reusable(), failure(), relay() or addressed(). */
-export type Reply = RecordsReply | RelayReply;
+/**
+ * No answer at all (acl's `drop`): the client hears nothing, as CoreDNS
+ * does when a plugin writes nothing. Observers see an empty wire.
+ */
+export interface DropReply extends ReplyCommon {
+  readonly kind: 'drop';
+}
+
+/** A reply that carries a message: what an internal resolution (SetupContext.resolve) yields. */
+export type AnswerReply = RecordsReply | RelayReply;
+
+/** What a plugin hands back. Build it with records(), reusable(), failure(), relay(), addressed() or drop(). */
+export type Reply = RecordsReply | RelayReply | DropReply;
 
 /** Empty sections shared by replies that carry none (never pushed to: replies are shared). */
 export const NO_RECORDS: RR[] = [];
@@ -97,6 +108,11 @@ export function relay(rcode: number, by: string, aa: boolean, wire: Buffer): Rel
 /** A message already made for this very query (ID, flags, question spelling, our OPT): sent as is when it fits. */
 export function addressed(rcode: number, by: string, aa: boolean, wire: Buffer): RelayReply {
   return { kind: 'relay', rcode, aa, by, error: undefined, wire, addressed: true } as RelayReply;
+}
+
+/** Send nothing back (rcode 0: CoreDNS's metrics count an unwritten answer as NOERROR). */
+export function drop(by: string): DropReply {
+  return { kind: 'drop', rcode: 0, aa: false, by, error: undefined } as DropReply;
 }
 
 /**

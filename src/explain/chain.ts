@@ -9,7 +9,7 @@ import { rcodeName, RCODE, typeName } from '../dns/constants.js';
 import { sectionsOf } from '../dns/relay.js';
 import { buildQuery } from '../dns/build-query.js';
 import { isProblem, parseQuery } from '../dns/query.js';
-import { failure, type Reply } from '../dns/reply.js';
+import { failure, records, type AnswerReply, type Reply } from '../dns/reply.js';
 import type { Block } from '../server/build.js';
 import type { Handler, Plugin, PluginExplanation, Request } from '../server/plugin.js';
 import { recordLine } from './records.js';
@@ -49,12 +49,13 @@ export function blockFor(blocks: readonly Block[], lname: string): { block: Bloc
 }
 
 /** Resolve through the blocks as the server would, untraced (ExternalName chasing in the CLI). */
-export function resolverFor(blocks: () => readonly Block[]): (name: string, type: number) => Promise<Reply> {
+export function resolverFor(blocks: () => readonly Block[]): (name: string, type: number) => Promise<AnswerReply> {
   return async (name, type) => {
     const lname = name.toLowerCase().replace(/\.$/, '');
     const m = blockFor(blocks(), lname);
     if (m === null) return failure(RCODE.REFUSED, 'server');
-    return m.block.handler(request(lname, type, m.zone, undefined));
+    const r = await m.block.handler(request(lname, type, m.zone, undefined));
+    return r.kind === 'drop' ? failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no answer (dropped)`)) : r;
   };
 }
 
@@ -64,7 +65,7 @@ function request(lname: string, type: number, zone: string, trace: NoteList | un
   const q = parseQuery(raw);
   if (isProblem(q)) throw new Error(`cannot build a query for ${lname || '.'}: ${q.reason}`);
   return {
-    ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0,
+    ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0, localAddress: '127.0.0.1',
     zone, server: 'explain', start: performance.now(), internal: true, trace,
   };
 }
@@ -122,7 +123,8 @@ export async function traceQuery(blocks: readonly Block[], name: string, qtype: 
   report.notes = trace.notes;
   const answered = [...report.chain].reverse().find((s) => s.outcome === 'answered');
   report.answeredBy = r.by !== '' ? r.by : answered?.plugin ?? 'server';
-  const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r;
+  if (r.kind === 'drop') report.error = `dropped by ${r.by}: no answer is sent`;
+  const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r.kind === 'drop' ? records(RCODE.NOERROR, r.by, false) : r;
   report.reply = {
     rcode: rcodeName(r.kind === 'relay' ? sections.rcode : r.rcode),
     aa: sections.aa,

@@ -86,7 +86,8 @@ export class ZoneSeries {
       rc = new Float64Array(16);
       this.responses.set(by, rc);
     }
-    bump(rc, rlen >= 4 ? (wire[3] ?? 0) & 0xf : 2, 1);
+    // No bytes: a dropped query, counted as CoreDNS counts an unwritten answer (its rcode, NOERROR).
+    bump(rc, rlen >= 4 ? (wire[3] ?? 0) & 0xf : reply.rcode & 0xf, 1);
     // A plugin threw (the server answered SERVFAIL in its place): CoreDNS counts a recovered panic.
     if (reply.error !== undefined && by === 'server') this.owner.panics++;
   }

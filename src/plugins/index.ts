@@ -1,10 +1,12 @@
 import type { PluginDefinition } from '../server/plugin.js';
 import { anyPlugin } from './any/setup.js';
 import { autopathPlugin } from './autopath/setup.js';
+import { aclPlugin } from './acl/setup.js';
 import { bindPlugin } from './bind/setup.js';
 import { bufsizePlugin } from './bufsize/setup.js';
 import { cachePlugin } from './cache/setup.js';
 import { chaosPlugin } from './chaos/setup.js';
+import { dns64Plugin } from './dns64/setup.js';
 import { errorsPlugin } from './errors/setup.js';
 import { explainPlugin } from './explain/setup.js';
 import { filePlugin } from './file/setup.js';
@@ -33,9 +35,9 @@ import { whoamiPlugin } from './whoami/setup.js';
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
  * clusterdns extension: no query-path part, placed with the side servers),
- * errors, log, local, any, chaos, loadbalance, rewrite, cache, header,
- * autopath, minimal, template, hosts, k8s_external, kubernetes, file, loop,
- * forward, whoami.
+ * errors, log, local, dns64, acl, any, chaos, loadbalance, cache, rewrite,
+ * header, autopath, minimal, template, hosts, k8s_external, kubernetes,
+ * file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -49,11 +51,13 @@ export const PLUGINS: readonly PluginDefinition[] = [
   errorsPlugin,
   logPlugin,
   localPlugin,
+  dns64Plugin,
+  aclPlugin,
   anyPlugin,
   chaosPlugin,
   loadbalancePlugin,
-  rewritePlugin,
   cachePlugin,
+  rewritePlugin,
   headerPlugin,
   autopathPlugin,
   minimalPlugin,

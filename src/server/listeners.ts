@@ -22,7 +22,7 @@ export type Sendable = Buffer | null;
 
 /** What the sockets hand their queries to, and the state they share with the server. */
 export interface ListenerHooks {
-  handle(l: Listener, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number): Sendable | Promise<Sendable>;
+  handle(l: Listener, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number, localAddress: string): Sendable | Promise<Sendable>;
   readonly tcpLimits: TcpLimits;
   /** Open TCP connections over every listener (shutdown closes them). */
   readonly tcpConnections: Set<TcpConnection>;
@@ -65,14 +65,15 @@ function openUdp(l: Listener, hooks: ListenerHooks, address: string, port: numbe
     sock.bind(port, address, () => {
       sock.off('error', reject);
       sock.on('error', (err) => log('error', 'server', 'udp socket error', { err }));
-      sock.on('message', (msg, rinfo) => onUdp(l, hooks, sock, msg, rinfo));
+      const local = sock.address().address;
+      sock.on('message', (msg, rinfo) => onUdp(l, hooks, sock, local, msg, rinfo));
       resolve(sock);
     });
   });
 }
 
-function onUdp(l: Listener, hooks: ListenerHooks, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-  const out = hooks.handle(l, msg, 'udp', rinfo.address, rinfo.port);
+function onUdp(l: Listener, hooks: ListenerHooks, sock: dgram.Socket, local: string, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  const out = hooks.handle(l, msg, 'udp', rinfo.address, rinfo.port, local);
   if (out === null) return;
   if (out instanceof Promise) {
     out.then((b) => { if (b) sendUdp(sock, b, rinfo); }, () => undefined);
@@ -113,6 +114,7 @@ function openTcp(l: Listener, hooks: ListenerHooks, address: string, port: numbe
 function onTcp(l: Listener, hooks: ListenerHooks, slots: TcpSlots, sock: net.Socket): void {
   const remote = sock.remoteAddress ?? '';
   const rport = sock.remotePort ?? 0;
+  const local = sock.localAddress ?? '';
   if (hooks.closing()) {
     sock.destroy();
     return;
@@ -122,7 +124,7 @@ function onTcp(l: Listener, hooks: ListenerHooks, slots: TcpSlots, sock: net.Soc
     sock.destroy();
     return;
   }
-  const conn = new TcpConnection(sock, remote, (msg) => hooks.handle(l, msg, 'tcp', remote, rport), hooks.tcpLimits, (c) => {
+  const conn = new TcpConnection(sock, remote, (msg) => hooks.handle(l, msg, 'tcp', remote, rport, local), hooks.tcpLimits, (c) => {
     slots.remove(c);
     hooks.tcpConnections.delete(c);
   });

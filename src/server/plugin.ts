@@ -2,7 +2,7 @@ import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
 import type { QueryTrace } from '../explain/trace.js';
-import type { Reply } from '../dns/reply.js';
+import type { AnswerReply, Reply } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
 
@@ -12,6 +12,8 @@ export interface Request extends ParsedQuery {
   readonly proto: 'udp' | 'tcp';
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The address the query arrived at: the TCP connection's, or the UDP socket's bound address ("::" for a wildcard, as CoreDNS reports it). */
+  readonly localAddress: string;
   /** The server block zone that took this query (lower-case, "" for the root). */
   readonly zone: string;
   /** The listener, as CoreDNS labels it: "dns://:53". */
@@ -119,8 +121,13 @@ export interface BlockInfo {
 
 export interface SetupContext {
   block: BlockInfo;
-  /** Resolve a name through the whole server, as a client would (CNAME chasing). */
-  resolve(name: string, type: number): Promise<Reply>;
+  /**
+   * Resolve a name through the whole server, as a client would (CNAME
+   * chasing); a dropped query comes back SERVFAIL. With `from`, the query
+   * comes from that request's client (address, port, transport), as
+   * CoreDNS's upstream lookups reuse the client's writer: acl judges it.
+   */
+  resolve(name: string, type: number, from?: Request): Promise<AnswerReply>;
   /** Process-wide services shared by blocks, outliving reloads (side servers, metrics, the server). */
   services: Services;
   /**

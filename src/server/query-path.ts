@@ -39,7 +39,7 @@ export class QueryPath {
   }
 
   /** Synchronous when the chain answers synchronously, so the hot path makes no Promise. */
-  handle(l: Listener, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number): Sendable | Promise<Sendable> {
+  handle(l: Listener, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number, localAddress: string): Sendable | Promise<Sendable> {
     const q = parseQuery(raw);
     const maxUdp = this.maxUdp;
     if (isProblem(q)) {
@@ -55,7 +55,7 @@ export class QueryPath {
     const echo: QueryEcho = { id: q.id, flags: q.flags, raw, questionEnd: q.questionEnd, lname: q.lname, edns: q.edns };
     // Classes other than IN only where a plugin declares them (CoreDNS refuses them here too).
     const m = q.qclass === QCLASS.IN || l.zones.servesClass(q.qclass) ? l.zones.match(q.lname) : null;
-    if (m === null) return dropped(l, q, raw, proto, remoteAddress, remotePort, echo, limits);
+    if (m === null) return dropped(l, q, raw, proto, remoteAddress, remotePort, localAddress, echo, limits);
     const block = m.block;
     limits.recursionAvailable = block.recursive;
     if (proto === 'udp' && limits.maxSize > block.udpSizeLimit) limits.maxSize = block.udpSizeLimit;
@@ -63,7 +63,7 @@ export class QueryPath {
     // Fields spelled out (not spread): one object shape for every query keeps this path monomorphic.
     const req: Request = {
       id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
-      questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: m.zone,
+      questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, localAddress, zone: m.zone,
       server: l.label, start: block.observers.length > 0 ? performance.now() : 0, internal: false,
     };
     let result: Reply | Promise<Reply>;
@@ -84,11 +84,11 @@ export class QueryPath {
     return this.finish(block, req, result, echo, limits);
   }
 
-  private finish(block: Block, req: Request, r: Reply, echo: QueryEcho, limits: EncodeLimits): Buffer {
+  private finish(block: Block, req: Request, r: Reply, echo: QueryEcho, limits: EncodeLimits): Sendable {
     let out: Buffer;
     try {
-      out = r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
-      if (r.header !== undefined) out = withHeaderEdit(out, r.header);
+      out = r.kind === 'drop' ? NOTHING : r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
+      if (r.header !== undefined && r.kind !== 'drop') out = withHeaderEdit(out, r.header);
     } catch (err) {
       const f = thrown(err);
       out = encodeReply(echo, f, limits);
@@ -100,13 +100,16 @@ export class QueryPath {
       // Indexed: this runs per query, and for-of would make an iterator.
       for (let i = 0; i < obs.length; i++) obs[i]?.observe?.(req, r, out, ms);
     }
-    return out;
+    return out === NOTHING ? null : out;
   }
 }
 
+/** What observers see of a dropped query's answer: no bytes. */
+const NOTHING = Buffer.alloc(0);
+
 /** REFUSED before any block took the query; counted as CoreDNS counts it (zone "dropped"). */
 function dropped(
-  l: Listener, q: ParsedQuery, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number,
+  l: Listener, q: ParsedQuery, raw: Buffer, proto: 'udp' | 'tcp', remoteAddress: string, remotePort: number, localAddress: string,
   echo: QueryEcho, limits: EncodeLimits,
 ): Buffer {
   const start = performance.now();
@@ -115,7 +118,7 @@ function dropped(
   if (obs.length === 0) return out;
   const req: Request = {
     id: q.id, flags: q.flags, opcode: q.opcode, name: q.name, lname: q.lname, type: q.type, qclass: q.qclass,
-    questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, zone: '',
+    questionEnd: q.questionEnd, edns: q.edns, raw, proto, remoteAddress, remotePort, localAddress, zone: '',
     server: l.label, start, internal: false,
   };
   const r = failure(RCODE.REFUSED, 'server');

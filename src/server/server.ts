@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { RCODE, UDP_EDNS_CAP } from '../dns/constants.js';
 import { buildQuery } from '../dns/build-query.js';
 import { isProblem, parseQuery } from '../dns/query.js';
-import { failure, type Reply } from '../dns/reply.js';
+import { failure, type AnswerReply } from '../dns/reply.js';
 import { log } from '../log.js';
 import type { Block } from './build.js';
 import { boundAddresses, closeSockets, groupListeners, openListener, type Listener, type ListenerHooks, type Sendable } from './listeners.js';
@@ -32,6 +32,8 @@ export interface InjectOptions {
   proto?: 'udp' | 'tcp';
   remoteAddress?: string;
   remotePort?: number;
+  /** Default 127.0.0.1. */
+  localAddress?: string;
   /** The bound port of the listener to use (see addresses()); default: the first listener. */
   port?: number;
 }
@@ -64,7 +66,7 @@ export class DnsServer {
     const tcpLimits = { ...TCP_DEFAULTS, ...opts.tcp };
     const queries = this.queries;
     this.hooks = {
-      handle: (l, raw, proto, address, port) => queries.handle(l, raw, proto, address, port),
+      handle: (l, raw, proto, address, port, local) => queries.handle(l, raw, proto, address, port, local),
       tcpLimits,
       tcpConnections: this.tcpConnections,
       closing: () => this.closing,
@@ -88,7 +90,7 @@ export class DnsServer {
     const port = opts?.port;
     const l = port === undefined ? this.listeners[0] : this.listeners.find((x) => x.port === port);
     if (l === undefined) throw new Error(port === undefined ? 'the server has no listener' : `no listener on port ${port}`);
-    return this.queries.handle(l, raw, opts?.proto ?? 'udp', opts?.remoteAddress ?? '127.0.0.1', opts?.remotePort ?? 0);
+    return this.queries.handle(l, raw, opts?.proto ?? 'udp', opts?.remoteAddress ?? '127.0.0.1', opts?.remotePort ?? 0, opts?.localAddress ?? '127.0.0.1');
   }
 
   async start(): Promise<void> {
@@ -221,7 +223,7 @@ export class DnsServer {
    * chasing CNAMEs: a real query (RD, our EDNS size) run through the chain
    * of the block serving the name, marked internal (no metrics, no log).
    */
-  async resolveInternal(name: string, type: number): Promise<Reply> {
+  async resolveInternal(name: string, type: number, from?: Request): Promise<AnswerReply> {
     const raw = buildQuery(name.toLowerCase(), type, 1, { ednsSize: INTERNAL_EDNS_SIZE });
     const q = parseQuery(raw);
     if (isProblem(q)) return failure(RCODE.SERVFAIL, 'server', new Error(`cannot build a query for ${name}: ${q.reason}`));
@@ -229,10 +231,13 @@ export class DnsServer {
       const m = l.zones.match(q.lname);
       if (!m) continue;
       const req: Request = {
-        ...q, raw, proto: 'udp', remoteAddress: '127.0.0.1', remotePort: 0,
+        ...q, raw, proto: from?.proto ?? 'udp', remoteAddress: from?.remoteAddress ?? '127.0.0.1', remotePort: from?.remotePort ?? 0,
+        localAddress: from?.localAddress ?? '127.0.0.1',
         zone: m.zone, server: l.label, start: performance.now(), internal: true,
       };
-      return m.block.handler(req);
+      const r = await m.block.handler(req);
+      // A plugin that chose silence (acl drop) leaves the asking plugin nothing to use.
+      return r.kind === 'drop' ? failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no answer (dropped)`)) : r;
     }
     return failure(RCODE.REFUSED, 'server');
   }

@@ -35,9 +35,9 @@ export async function udpQuery(port: number, name: string, type: string, opts: P
 }
 
 /** Sends several framed messages on one TCP connection; resolves with `expect` raw answers. */
-export function tcpRaw(port: number, msgs: Buffer[], expect = msgs.length, timeoutMs = 3000): Promise<Buffer[]> {
+export function tcpRaw(port: number, msgs: Buffer[], expect = msgs.length, timeoutMs = 3000, host = '127.0.0.1'): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
+    const sock = net.connect(port, host);
     const out: Buffer[] = [];
     let buf = Buffer.alloc(0);
     const t = setTimeout(() => { sock.destroy(); reject(new Error(`TCP: ${out.length}/${expect} answers`)); }, timeoutMs);

@@ -75,7 +75,7 @@ export class AutopathPlugin implements Plugin {
  * own question.
  */
 function withCname(r: Reply, asked: string, found: string): Reply {
-  if (asked.toLowerCase() === found.toLowerCase()) return r;
+  if (asked.toLowerCase() === found.toLowerCase() || r.kind === 'drop') return r;
   const s = r.kind === 'relay' ? sectionsOf(r.wire, r.by, r.rcode > 0xf ? r.rcode : undefined) : r;
   const answer: RR[] = [...s.answer];
   const target = answer.find((rr) => rr.name.toLowerCase() !== asked.toLowerCase());

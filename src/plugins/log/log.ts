@@ -1,36 +1,27 @@
 import { classifyWire } from '../../dns/classify.js';
-import { className, FLAG, rcodeName, typeName } from '../../dns/constants.js';
-import { fqdn, isSubdomain } from '../../dns/names.js';
+import { isSubdomain } from '../../dns/names.js';
 import type { Reply } from '../../dns/reply.js';
 import { logRaw } from '../../log.js';
 import type { Plugin, Request } from '../../server/plugin.js';
-import type { LogOptions } from './setup.js';
+import { render } from './format.js';
+import type { LogRule } from './rules.js';
 
+/** One line per query, from the first rule whose name covers it (as CoreDNS: later rules are not tried). */
 export class LogPlugin implements Plugin {
   readonly name = 'log';
 
-  constructor(private readonly opts: LogOptions) {}
+  constructor(private readonly rules: readonly LogRule[]) {}
 
-  observe(req: Request, _reply: Reply, wire: Buffer, ms: number): void {
+  observe(req: Request, reply: Reply, wire: Buffer, ms: number): void {
     if (req.internal) return;
-    if (!this.opts.names.some((n) => isSubdomain(req.lname, n))) return;
-    if (!this.opts.classes.has(classifyWire(wire))) return;
-    logRaw(formatQueryLine(req, wire, ms));
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
+      if (rule === undefined || !isSubdomain(req.lname, rule.name)) continue;
+      // A dropped query (no bytes) is an error to CoreDNS's classifier.
+      if (rule.classes !== null && !rule.classes.has(wire.length >= 12 ? classifyWire(wire) : 'error')) return;
+      logRaw(`[INFO] ${render(rule.format, req, reply, wire, ms)}`);
+      return;
+    }
   }
-}
-
-/** CoreDNS's default log line: {remote}:{port} - {id} "{type} {class} {name} {proto} {size} {do} {bufsize}" {rcode} {rflags} {rsize} {duration} */
-export function formatQueryLine(req: Request, wire: Buffer, ms: number): string {
-  const flags = wire.readUInt16BE(2);
-  const rflags: string[] = [];
-  if (flags & FLAG.QR) rflags.push('qr');
-  if (flags & FLAG.AA) rflags.push('aa');
-  if (flags & FLAG.TC) rflags.push('tc');
-  if (flags & FLAG.RD) rflags.push('rd');
-  if (flags & FLAG.RA) rflags.push('ra');
-  const remote = req.remoteAddress.startsWith('::ffff:') ? req.remoteAddress.slice(7) : req.remoteAddress;
-  const host = remote.includes(':') ? `[${remote}]` : remote;
-  const bufsize = req.edns ? req.edns.udpSize : 512;
-  const rcode = rcodeName(((wire.length >= 4 ? wire[3]! & 0xf : 2)));
-  return `[INFO] ${host}:${req.remotePort} - ${req.id} "${typeName(req.type)} ${className(req.qclass)} ${fqdn(req.name)} ${req.proto} ${req.raw.length} ${req.edns?.do === true} ${bufsize}" ${rcode} ${rflags.join(',')} ${wire.length} ${(ms / 1000).toFixed(9)}s`;
 }

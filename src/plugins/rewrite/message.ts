@@ -6,7 +6,7 @@
 import dnsPacket, { type Packet } from 'dns-packet';
 import { RCODE } from '../../dns/constants.js';
 import { isProblem, parseQuery } from '../../dns/query.js';
-import { failure, records, relay, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
+import { failure, records, relay, type AnswerReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import type { Request } from '../../server/plugin.js';
 import { optBytes, readOpt } from './edns.js';
 import { matchForm } from './match.js';
@@ -120,7 +120,8 @@ export function rewrittenRequest(req: Request, q: QueryState): Request | null {
   return {
     id: p.id, flags: p.flags, opcode: p.opcode, name: p.name, lname: p.lname, type: p.type, qclass: p.qclass,
     questionEnd: p.questionEnd, edns: p.edns, raw, proto: req.proto, remoteAddress: req.remoteAddress,
-    remotePort: req.remotePort, zone: req.zone, server: req.server, start: req.start, internal: req.internal,
+    remotePort: req.remotePort, localAddress: req.localAddress, zone: req.zone, server: req.server, start: req.start,
+    internal: req.internal, trace: req.trace,
   };
 }
 
@@ -136,7 +137,7 @@ export interface Restore {
   /** Response rules in the order the rules gave them (applied last first). */
   rules: ResponseRule[];
   /** Resolves a name through the server (the cname rule's lookups). */
-  resolve(name: string, type: number): Promise<Reply>;
+  resolve(name: string, type: number): Promise<AnswerReply>;
   /** Lookups the cname rule has in flight, by lookupKey(), with how many. */
   inflight: Map<string, number>;
 }
@@ -179,6 +180,7 @@ export function restoreReply(r: Reply, plan: Restore): Reply | Promise<Reply> {
     if (!cname) return finish((p.answers ?? []) as RR[], false);
     return retargetCname((p.answers ?? []) as RR[], plan).then((x) => finish(x.answer, x.tc));
   }
+  if (r.kind === 'drop') return r;
   const finish = (answer: RR[]): Reply => records(
     rcodeAfter(r.rcode, plan.rules), r.by, r.aa,
     rewriteRecords(answer, plan.rules), rewriteRecords(r.authority, plan.rules), rewriteRecords(r.additional, plan.rules),
