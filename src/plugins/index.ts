@@ -13,6 +13,7 @@ import { loopPlugin } from './loop/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
+import { tlsPlugin } from './tls/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
@@ -22,6 +23,7 @@ import { reloadPlugin } from './reload/setup.js';
  * hosts, kubernetes, file, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
+  tlsPlugin,
   bindPlugin,
   reloadPlugin,
   readyPlugin,

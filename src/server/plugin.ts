@@ -4,6 +4,7 @@ import type { ParsedQuery } from '../dns/query.js';
 import type { Reply } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
+import type { ServerTls } from './tls-listener.js';
 
 /** One query on its way through a server block's chain. */
 export interface Request extends ParsedQuery {
@@ -73,6 +74,8 @@ export interface Plugin {
   shutdown?(): Promise<void> | void;
   /** Readiness for the `ready` plugin: undefined = does not report. */
   ready?(): boolean;
+  /** The tls plugin: certificates for the block's tls:// listeners. */
+  readonly serverTls?: ServerTls;
   /** True when this plugin recurses for clients (sets RA). */
   readonly recursive?: boolean;
   /**
