@@ -1,12 +1,14 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from '../src/app.js';
+import { createServer, reloaderFor } from '../src/app.js';
+import { loadCorefile } from '../src/corefile/parse.js';
 import { CorefileError } from '../src/corefile/errors.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { setLogSink } from '../src/log.js';
 import { queryBytes, rcodeOf, rrLines, tcpRaw } from './support/dns.js';
-import { startCorefile, type Running } from './support/server.js';
+import { freePort, startCorefile, type Running } from './support/server.js';
 import { dotQuery, makeCerts, type Certs } from './support/tls.js';
 
 describe('tls plugin: DNS over TLS listeners (tls://)', function () {
@@ -77,6 +79,31 @@ describe('tls plugin: DNS over TLS listeners (tls://)', function () {
     let err: unknown = null;
     try { await dotQuery(s.port, q, { ca: certs.ca, servername: 'example.org' }, 2000); } catch (e) { err = e; }
     expect(err).to.be.instanceOf(Error);
+  });
+
+  it('a reload keeps the listener and serves the new certificate', async () => {
+    const other = makeCerts();
+    const dir = mkdtempSync(join(tmpdir(), 'clusterdns-tls-reload-'));
+    const port = await freePort();
+    const conf = join(dir, 'Corefile');
+    const text = (c: Certs) => `tls://example.org:${port} {\n  bind 127.0.0.1\n  tls ${c.cert} ${c.key}\n${'  hosts {\n    192.0.2.7 www.example.org\n  }\n'}}\n`;
+    writeFileSync(conf, text(certs));
+    const server = createServer(loadCorefile(conf), { conf });
+    await server.start();
+    try {
+      const q: Array<[string, string]> = [['www.example.org', 'A']];
+      expect((await dotQuery(port, q, { ca: certs.ca, servername: 'example.org' })).length).to.equal(1);
+      writeFileSync(conf, text(other));
+      expect(await reloaderFor(server)?.reload('test')).to.equal(true);
+      expect((await dotQuery(port, q, { ca: other.ca, servername: 'example.org' })).length).to.equal(1);
+      let err: unknown = null;
+      try { await dotQuery(port, q, { ca: certs.ca, servername: 'example.org' }, 2000); } catch (e) { err = e; }
+      expect(err, 'the old certificate is gone').to.be.instanceOf(Error);
+    } finally {
+      await server.stop(500);
+      other.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('setup errors name FILE:LINE', () => {
