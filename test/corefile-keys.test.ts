@@ -35,8 +35,14 @@ describe('corefile server keys', () => {
     expect(one('in-addr.arpa')).to.deep.equal({ zone: 'in-addr.arpa', port: null, transport: 'dns' });
   });
 
+  it('reads tls:// keys (DNS over TLS)', () => {
+    expect(one('tls://.:853')).to.deep.equal({ zone: '.', port: 853, transport: 'tls' });
+    expect(one('TLS://example.org')).to.deep.equal({ zone: 'example.org', port: null, transport: 'tls' });
+    expect(zones('tls://10.0.0.0/23')).to.deep.equal(['0.0.10.in-addr.arpa', '1.0.10.in-addr.arpa']);
+  });
+
   it('rejects other transports with a clear reason', () => {
-    for (const s of ['tls', 'https', 'grpc', 'quic']) rejects(`${s}://.:853`, new RegExp(`${s}:// is not supported; only dns://`));
+    for (const s of ['https', 'grpc', 'quic']) rejects(`${s}://.:853`, new RegExp(`${s}:// is not supported; only dns://`));
     rejects('foo://.', /unknown transport foo:\/\//);
   });
 

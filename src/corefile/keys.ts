@@ -1,4 +1,4 @@
-// Server block keys: "[dns://]ZONE[:PORT]" where ZONE is a domain name or a
+// Server block keys: "[dns://|tls://]ZONE[:PORT]" where ZONE is a domain name or a
 // CIDR that stands for its reverse zone(s), as CoreDNS reads them.
 
 import { configError } from './errors.js';
@@ -6,26 +6,32 @@ import { configError } from './errors.js';
 export interface ServerKey {
   /** Lower-case, fully qualified, WITHOUT trailing dot; the root is ".". */
   zone: string;
-  /** null: the server's default port. */
+  /** null: the server's default port (853 for tls://). */
   port: number | null;
-  transport: 'dns';
+  /** dns: plain DNS over UDP and TCP; tls: DNS over TLS (RFC 7858), TCP only, needs the tls plugin. */
+  transport: 'dns' | 'tls';
 }
+
+/** The port of a tls:// key without one (RFC 7858). */
+export const TLS_PORT = 853;
 
 type At = { file: string; line: number };
 
 /** Transports CoreDNS knows but we do not serve. */
-const UNSUPPORTED = new Set(['tls', 'https', 'https3', 'grpc', 'quic']);
+const UNSUPPORTED = new Set(['https', 'https3', 'grpc', 'quic']);
 
 export function parseServerKey(key: string, at: At): ServerKey[] {
   const fail = (why: string) => configError(at, `server key "${key}": ${why}`);
   let rest = key;
+  let transport: ServerKey['transport'] = 'dns';
 
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(rest);
   if (scheme) {
     const s = (scheme[1] ?? '').toLowerCase();
-    if (s !== 'dns') {
-      throw fail(UNSUPPORTED.has(s) ? `${s}:// is not supported; only dns:// (plain DNS over UDP and TCP)` : `unknown transport ${s}://; only dns:// is supported`);
+    if (s !== 'dns' && s !== 'tls') {
+      throw fail(UNSUPPORTED.has(s) ? `${s}:// is not supported; only dns:// (plain DNS over UDP and TCP) and tls:// (DNS over TLS)` : `unknown transport ${s}://; only dns:// and tls:// are supported`);
     }
+    transport = s;
     rest = rest.slice(scheme[0].length);
   }
 
@@ -48,7 +54,7 @@ export function parseServerKey(key: string, at: At): ServerKey[] {
   if (rest === '') throw fail('empty zone (write ".:53" for the root zone)');
 
   const zones = rest.includes('/') ? reverseZones(rest, fail) : [normalizeZone(rest, fail)];
-  return zones.map((zone) => ({ zone, port, transport: 'dns' as const }));
+  return zones.map((zone) => ({ zone, port, transport }));
 }
 
 function normalizeZone(name: string, fail: (why: string) => Error): string {

@@ -28,18 +28,20 @@ import { reloadPlugin } from './reload/setup.js';
 import { rewritePlugin } from './rewrite/setup.js';
 import { templatePlugin } from './template/setup.js';
 import { whoamiPlugin } from './whoami/setup.js';
+import { tlsPlugin } from './tls/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
- * bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
+ * tls, bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
  * clusterdns extension: no query-path part, placed with the side servers),
  * errors, log, local, dns64, acl, any, chaos, loadbalance, cache, rewrite,
  * header, autopath, minimal, template, hosts, k8s_external, kubernetes,
  * file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
+  tlsPlugin,
   bindPlugin,
   reloadPlugin,
   nsidPlugin,

@@ -1,10 +1,11 @@
 import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
 import { configError, CorefileError } from '../corefile/errors.js';
-import { parseServerKey, type ServerKey } from '../corefile/keys.js';
+import { parseServerKey, TLS_PORT, type ServerKey } from '../corefile/keys.js';
 import { QCLASS, RCODE } from '../dns/constants.js';
 import { failure } from '../dns/reply.js';
 import type { Services } from '../services.js';
 import type { Handler, Plugin, PluginDefinition, Request, SetupContext } from './plugin.js';
+import type { ServerTls } from './tls-listener.js';
 
 /** Every CoreDNS directive: one we lack is "not supported", anything else "unknown". */
 const COREDNS_DIRECTIVES = new Set([
@@ -22,6 +23,8 @@ export interface Block {
   zones: string[];
   /** Interfaces from `bind`; empty means every interface. */
   bind: string[];
+  /** Certificates for the block's tls:// keys (the tls plugin); null without it. */
+  tls: ServerTls | null;
   plugins: Plugin[];
   /** The chain for IN questions. */
   handler: Handler;
@@ -84,7 +87,8 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   const keys: ServerKey[] = [];
   for (const k of sb.keys) {
     for (const key of attempt(opts.problems, () => parseServerKey(k, sb)) ?? []) {
-      keys.push({ ...key, port: opts.forcePort ?? key.port ?? opts.defaultPort });
+      // -dns.port is for plain DNS; a tls:// key without a port takes 853, as CoreDNS.
+      keys.push({ ...key, port: opts.forcePort ?? key.port ?? (key.transport === 'tls' ? TLS_PORT : opts.defaultPort) });
     }
   }
   // Blocks speak of the root as "" (as Request.zone and isSubdomain do); keys spell it ".".
@@ -125,6 +129,10 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   });
   built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
   const plugins = built.map((b) => b.plugin);
+  const tls = plugins.find((p) => p.serverTls !== undefined)?.serverTls ?? null;
+  if (tls === null && keys.some((k) => k.transport === 'tls')) {
+    attempt(opts.problems, () => { throw configError(sb, 'a tls:// server block needs the tls plugin: tls CERT KEY [CA]'); });
+  }
 
   const classes = [...new Set(plugins.flatMap((p) => (p.serve ? p.classes ?? [] : [])))];
   const inChain = composeTails(plugins, endOfChain);
@@ -133,6 +141,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
     keys,
     zones,
     bind,
+    tls,
     plugins,
     handler: inChain[0] ?? endOfChain,
     handlerFor: (qclass) => byClass.get(qclass) ?? refuseClass,

@@ -6,6 +6,7 @@ import type { Block } from './build.js';
 import type { ListenAddress } from './plugin.js';
 import { ZoneTable } from './route.js';
 import { TcpConnection, TcpSlots, type TcpLimits } from './tcp-connection.js';
+import { createTlsServer, refreshTlsServer, type ServerTls } from './tls-listener.js';
 
 /** One (address, port): its sockets and the zone table routing its queries to blocks. */
 export interface Listener {
@@ -13,6 +14,9 @@ export interface Listener {
   port: number;
   zones: ZoneTable;
   label: string;
+  /** tls: DNS over TLS only (no UDP), with the certificates of `tls`. */
+  transport: 'dns' | 'tls';
+  tls: ServerTls | null;
   udp: dgram.Socket[];
   tcp: net.Server[];
 }
@@ -33,6 +37,18 @@ export interface ListenerHooks {
 /** Opens a listener's UDP and TCP sockets (a wildcard tries IPv6 and falls back to IPv4). */
 export async function openListener(l: Listener, hooks: ListenerHooks): Promise<void> {
   const wildcard = l.address === '';
+  if (l.transport === 'tls') {
+    try {
+      l.tcp.push(await openTcp(l, hooks, wildcard ? '::' : l.address, l.port));
+    } catch (err) {
+      if (!wildcard) throw err;
+      l.tcp.push(await openTcp(l, hooks, '0.0.0.0', l.port));
+    }
+    const a = l.tcp[0]?.address();
+    if (a !== null && typeof a === 'object') l.port = a.port;
+    announce(l);
+    return;
+  }
   const udpAddr = wildcard ? '::' : l.address;
   let first: dgram.Socket;
   try {
@@ -53,8 +69,12 @@ export async function openListener(l: Listener, hooks: ListenerHooks): Promise<v
     if (!wildcard) throw err;
     l.tcp.push(await openTcp(l, hooks, '0.0.0.0', port));
   }
-  l.label = `dns://${l.address.includes(':') ? `[${l.address}]` : l.address}:${port}`;
-  log('info', 'server', 'listening', { address: l.address || '*', port, zones: l.zones.blocks().flatMap((b) => b.zones).map((z) => z || '.').join(',') });
+  announce(l);
+}
+
+function announce(l: Listener): void {
+  l.label = `${l.transport}://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`;
+  log('info', 'server', 'listening', { transport: l.transport, address: l.address || '*', port: l.port, zones: l.zones.blocks().flatMap((b) => b.zones).map((z) => z || '.').join(',') });
 }
 
 function openUdp(l: Listener, hooks: ListenerHooks, address: string, port: number): Promise<dgram.Socket> {
@@ -96,11 +116,18 @@ function sendUdp(sock: dgram.Socket, b: Buffer, rinfo: dgram.RemoteInfo): void {
 }
 
 function openTcp(l: Listener, hooks: ListenerHooks, address: string, port: number): Promise<net.Server> {
-  // Half-open: a client's FIN ends its queries, not the answers it is owed.
-  const srv = net.createServer({ noDelay: true, allowHalfOpen: true });
   // Not srv.maxConnections: that refuses newcomers, while TcpSlots can make room for them.
   const slots = new TcpSlots(hooks.tcpLimits);
-  srv.on('connection', (sock) => onTcp(l, hooks, slots, sock));
+  const tlsOf = l.tls;
+  let srv: net.Server;
+  if (l.transport === 'tls' && tlsOf !== null) {
+    // A client gets the read timeout to finish its handshake, as it gets it for its first message.
+    srv = createTlsServer(() => l.tls ?? tlsOf, hooks.tcpLimits.readTimeoutMs, (sock) => onTcp(l, hooks, slots, sock));
+  } else {
+    // Half-open: a client's FIN ends its queries, not the answers it is owed.
+    srv = net.createServer({ noDelay: true, allowHalfOpen: true });
+    srv.on('connection', (sock) => onTcp(l, hooks, slots, sock));
+  }
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
     srv.listen({ port, host: address, ipv6Only: false }, () => {
@@ -144,6 +171,20 @@ export function boundAddresses(l: Listener): ListenAddress[] {
   return out;
 }
 
+/** Listeners with the same key are the same sockets (a reload keeps them). */
+export function listenerKey(l: Pick<Listener, 'transport' | 'address' | 'port'>): string {
+  return `${l.transport}|${l.address}|${l.port}`;
+}
+
+/** A reload keeps a listener: it takes the new configuration's zones and certificates. */
+export function adopt(cur: Listener, next: Listener): void {
+  cur.zones = next.zones;
+  if (next.tls !== null) {
+    cur.tls = next.tls;
+    for (const t of cur.tcp) refreshTlsServer(t, next.tls);
+  }
+}
+
 /** Closes the sockets of listeners a reload dropped (or opened before it failed). */
 export async function closeSockets(listeners: Listener[]): Promise<void> {
   const waits: Array<Promise<void>> = [];
@@ -182,12 +223,14 @@ export function groupListeners(blocks: Block[]): Listener[] {
     for (const key of b.keys) {
       for (const address of addrs) {
         const port = key.port ?? 53;
-        const k = `${address}|${port}`;
+        const k = listenerKey({ transport: key.transport, address, port });
         let l = byKey.get(k);
         if (!l) {
-          l = { address, port, zones: new ZoneTable(), label: `dns://:${port}`, udp: [], tcp: [] };
+          l = { address, port, zones: new ZoneTable(), label: `${key.transport}://:${port}`, transport: key.transport, tls: null, udp: [], tcp: [] };
           byKey.set(k, l);
         }
+        // Blocks sharing a tls:// listener: the first block's certificates serve them all.
+        if (key.transport === 'tls') l.tls ??= b.tls;
         if (!l.zones.add(key.zone, b) && !l.zones.blocks().includes(b)) {
           throw configError(b, `zone ${key.zone || '.'} is served by two server blocks on port ${port}`);
         }

@@ -5,6 +5,7 @@ import type { QueryTrace } from '../explain/trace.js';
 import type { AnswerReply, Reply } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
+import type { ServerTls } from './tls-listener.js';
 
 /** One query on its way through a server block's chain. */
 export interface Request extends ParsedQuery {
@@ -93,6 +94,8 @@ export interface Plugin {
    * for names it is responsible for; null for names it does not handle.
    */
   explain?(lname: string, qtype: number): Promise<PluginExplanation | null> | PluginExplanation | null;
+  /** The tls plugin: certificates for the block's tls:// listeners. */
+  readonly serverTls?: ServerTls;
   /** True when this plugin recurses for clients (sets RA). */
   readonly recursive?: boolean;
   /**

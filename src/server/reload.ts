@@ -1,6 +1,6 @@
 import { log } from '../log.js';
 import type { Block } from './build.js';
-import { closeSockets, groupListeners, overlaps, type Listener } from './listeners.js';
+import { adopt, closeSockets, groupListeners, listenerKey, overlaps, type Listener } from './listeners.js';
 import type { Plugin } from './plugin.js';
 import { ZoneTable } from './route.js';
 
@@ -26,7 +26,7 @@ export interface Swapped {
   removed: Listener[];
 }
 
-const key = (l: Listener): string => `${l.address}|${l.port}`;
+const key = listenerKey;
 
 /**
  * Everything of a reload before the swap: the new plugins start (and, when
@@ -83,7 +83,7 @@ export async function prepareAndSwap(host: ReloadHost, blocks: Block[], opts: Re
   for (const l of next) {
     const cur = current.get(key(l));
     if (cur) {
-      cur.zones = l.zones;
+      adopt(cur, l);
       current.delete(key(l));
       listeners.push(cur);
     } else {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { checkTlsContext, readTlsFile } from '../../corefile/tls-files.js';
 import { isIP } from 'node:net';
 import type { Directive } from '../../corefile/ast.js';
 import { configError } from '../../corefile/errors.js';
-import { parseServerKey } from '../../corefile/keys.js';
+import { parseServerKey, TLS_PORT } from '../../corefile/keys.js';
 import { expectArgs, parseDuration, parseHostPort, parseIntArg } from '../../corefile/options.js';
 import { walkOptions, type OptionTable } from '../../corefile/walk.js';
 import { internalZone } from '../../corefile/zones.js';
@@ -48,8 +49,6 @@ const RCODES: Record<string, number> = {
 
 /** CoreDNS options we know but do not implement, with the reason given to the user. */
 const REFUSED_OPTIONS: Record<string, string> = {
-  tls: 'clusterdns forwards plain DNS only (no DNS over TLS)',
-  tls_servername: 'clusterdns forwards plain DNS only (no DNS over TLS)',
   doh_method: 'clusterdns forwards plain DNS only (no DNS over HTTPS)',
   resolver: 'upstreams must be IP addresses (host names are not resolved)',
   max_connect_attempts: 'the read_timeout budget bounds the attempts',
@@ -84,27 +83,26 @@ export function readResolvConf(path: string, at: { file: string; line: number })
   return hosts.map((host) => ({ host, port: 53 }));
 }
 
-/** One TO argument: IP, IP:PORT, [IPv6]:PORT, dns://..., or a resolv.conf path. */
+/** One TO argument: IP, IP:PORT, [IPv6]:PORT, dns://..., tls://IP[:PORT] (default 853), or a resolv.conf path. */
 export function parseTo(arg: string, at: { file: string; line: number }): UpstreamAddress[] {
   let s = arg;
+  let tls = false;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s);
   if (scheme) {
     const proto = (scheme[1] ?? '').toLowerCase();
-    if (proto === 'tls') {
-      throw configError(at, `forward: "${arg}": DNS over TLS (tls://) is not supported; forward to plain DNS (IP, IP:PORT or dns://IP)`);
+    if (proto !== 'dns' && proto !== 'tls') {
+      throw configError(at, `forward: "${arg}": ${proto}:// is not supported; forward to plain DNS (IP, IP:PORT or dns://IP) or DNS over TLS (tls://IP[:PORT])`);
     }
-    if (proto !== 'dns') {
-      throw configError(at, `forward: "${arg}": ${proto}:// is not supported; forward to plain DNS (IP, IP:PORT or dns://IP)`);
-    }
+    tls = proto === 'tls';
     s = s.slice(scheme[0].length);
   } else if (s.includes('/')) {
     return readResolvConf(s, at);
   }
-  const { host, port } = parseHostPort(s, 53, at);
+  const { host, port } = parseHostPort(s, tls ? TLS_PORT : 53, at);
   if (isIP(host) === 0) {
-    throw configError(at, `forward: "${arg}" is not an IP address; use IP, IP:PORT, [IPv6]:PORT, dns://IP or a resolv.conf path`);
+    throw configError(at, `forward: "${arg}" is not an IP address; use IP, IP:PORT, [IPv6]:PORT, dns://IP, tls://IP[:PORT] or a resolv.conf path`);
   }
-  return [{ host, port }];
+  return [tls ? { host, port, tls } : { host, port }];
 }
 
 function parseFrom(from: string, at: Directive): string {
@@ -155,6 +153,7 @@ export function parseForward(d: Directive): RouteOptions {
       healthCheckRecursion: true,
       healthCheckTimeoutMs: 1000,
       forceTcp: false,
+      tls: {},
     },
   };
   walkOptions(d, 'forward', FORWARD_OPTIONS, r, { unsupported: REFUSED_OPTIONS });
@@ -167,6 +166,25 @@ const FORWARD_OPTIONS: OptionTable<RouteOptions> = {
   except: {
     args: [1, Infinity], usage: 'except IGNORED_NAMES...',
     apply(r, o) { r.except = o.args.map((a) => internalZone(nameKey(a))); },
+  },
+  tls: {
+    // As CoreDNS: none = the system's roots; CA; CERT KEY (a client certificate); CERT KEY CA.
+    args: [0, 3], usage: 'tls [CERT KEY] [CA]',
+    apply(r, o) {
+      const [a, b, c] = o.args;
+      const file = (path: string, what: string) => readTlsFile(path, o, 'forward', what);
+      const ca = o.args.length === 1 && a !== undefined ? a : c;
+      const opts = {
+        ...(o.args.length >= 2 && a !== undefined && b !== undefined ? { cert: file(a, 'certificate'), key: file(b, 'key') } : {}),
+        ...(ca !== undefined ? { ca: file(ca, 'CA') } : {}),
+      };
+      checkTlsContext(opts, o, 'forward');
+      r.transport.tls = { ...r.transport.tls, ...opts };
+    },
+  },
+  tls_servername: {
+    args: [1, 1], usage: 'tls_servername NAME',
+    apply(r, o) { r.transport.tls = { ...r.transport.tls, servername: o.args[0] ?? '' }; },
   },
   force_tcp: { args: [0, 0], usage: 'force_tcp', apply(r) { r.forceTcp = true; } },
   prefer_udp: { args: [0, 0], usage: 'prefer_udp', apply(r) { r.preferUdp = true; } },

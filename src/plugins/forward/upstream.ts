@@ -1,8 +1,9 @@
 // One upstream server: how we talk to it (a fresh UDP socket per query,
-// pooled TCP connections) and what we think of its health.
+// pooled TCP or TLS connections) and what we think of its health.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { checkUpstreamReply, type CheckedReply } from '../../dns/wire.js';
@@ -16,7 +17,15 @@ import { checkReply, type Mismatch, questionEnd, randomId, truncated, withId } f
 export interface UpstreamAddress {
   host: string;
   port: number;
+  /** tls://: DNS over TLS (RFC 7858); every query and health check goes over pooled TLS connections. */
+  tls?: boolean;
 }
+
+/** How long one upstream keeps quiet about repeated TLS handshake failures after logging one. */
+const TLS_LOG_PERIOD_MS = 60_000;
+
+/** Connecting worked but the TLS handshake did not (a certificate that fails verification, a server not speaking TLS). */
+export class TlsHandshakeError extends Error {}
 
 /** Settings every upstream of one `forward` line shares. */
 export interface TransportOptions {
@@ -34,6 +43,8 @@ export interface TransportOptions {
   healthCheckTimeoutMs: number;
   /** Health checks use TCP (force_tcp). */
   forceTcp: boolean;
+  /** For tls:// upstreams: CA, client certificate and key, servername (SNI and the name checked); {} = system roots, the IP checked. */
+  tls?: Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'>;
 }
 
 /** An exchange under way: its outcome, and a way to abandon it. */
@@ -94,17 +105,22 @@ function sameHost(a: string, b: string): boolean {
   return strip(a) === strip(b);
 }
 
-/** A pooled TCP connection: one exchange at a time, replies read through a framer. */
+/** A pooled TCP (or TLS) connection: one exchange at a time, replies read through a framer. */
 class TcpConn {
-  readonly sock: net.Socket;
   private onMessage: ((m: Buffer) => void) | null = null;
   private onGone: ((err: Error) => void) | null = null;
   closed = false;
   /** Has this connection carried an answered exchange (so a failure may be a stale pooled socket)? */
   reused = false;
 
-  constructor(addr: UpstreamAddress, idleMs: number, onClose: (c: TcpConn) => void) {
-    this.sock = net.connect({ host: addr.host, port: addr.port, noDelay: true });
+  /** TLS: the TCP connection is up; the handshake is not done yet. */
+  private handshaking = false;
+
+  constructor(readonly sock: net.Socket, idleMs: number, onClose: (c: TcpConn) => void) {
+    if (sock instanceof tls.TLSSocket) {
+      sock.once('connect', () => { this.handshaking = true; });
+      sock.once('secureConnect', () => { this.handshaking = false; });
+    }
     const framer = new TcpFramer((m) => this.onMessage?.(m));
     this.sock.on('data', (chunk) => { if (!framer.push(chunk)) this.sock.destroy(); });
     this.sock.on('error', (err) => this.gone(err));
@@ -117,7 +133,9 @@ class TcpConn {
 
   private readonly onClose: (c: TcpConn) => void;
 
-  private gone(err: Error): void {
+  private gone(cause: Error): void {
+    const err = this.handshaking ? new TlsHandshakeError(`TLS handshake failed: ${cause.message}`) : cause;
+    this.handshaking = false;
     if (!this.closed) {
       this.closed = true;
       this.onClose(this);
@@ -166,6 +184,10 @@ export class Upstream {
   private hcTimer: NodeJS.Timeout | null = null;
   private hcCancel: (() => void) | null = null;
   private stopped = false;
+  /** The last TLS session, to resume on the next connection (a cheaper handshake). */
+  private tlsSession: Buffer | undefined;
+  private tlsLoggedAt = -Infinity;
+  private tlsQuiet = 0;
 
   constructor(readonly addr: UpstreamAddress, private readonly opts: TransportOptions, private readonly metrics: ForwardMetrics) {
     this.to = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
@@ -200,7 +222,8 @@ export class Upstream {
    * with `plain`: an upstream that cannot take the marker (or EDNS at all)
    * answers as it did before markers. Counts each attempt and reply.
    */
-  query(query: Buffer, qend: number, proto: 'udp' | 'tcp', timeoutMs: number, plain: Buffer | null = null): QueryExchange {
+  query(query: Buffer, qend: number, asked: 'udp' | 'tcp', timeoutMs: number, plain: Buffer | null = null): QueryExchange {
+    const proto = this.addr.tls === true ? 'tcp' : asked;
     const deadline = performance.now() + timeoutMs;
     const question = query.subarray(12, qend);
     let current: Exchange | null = null;
@@ -298,6 +321,7 @@ export class Upstream {
           this.release(conn);
           return reply;
         } catch (err) {
+          if (err instanceof TlsHandshakeError) this.tlsFailed(err);
           const stale = conn.reused && !(err instanceof TimeoutError) && !(err instanceof CancelledError);
           if (!stale || tries > 0 || cancelled) throw err;
         }
@@ -315,10 +339,29 @@ export class Upstream {
       }
     }
     this.counters.connCacheMisses++;
-    return new TcpConn(this.addr, this.opts.expireMs, (c) => {
+    return new TcpConn(this.dial(), this.opts.expireMs, (c) => {
       const i = this.idle.indexOf(c);
       if (i >= 0) this.idle.splice(i, 1);
     });
+  }
+
+  private dial(): net.Socket {
+    const { host, port } = this.addr;
+    if (this.addr.tls !== true) return net.connect({ host, port, noDelay: true });
+    // servername unset: no SNI, and Node checks the certificate against the IP (as Go's tls.Dial does).
+    const sock = tls.connect({ host, port, ...this.opts.tls, ...(this.tlsSession ? { session: this.tlsSession } : {}) });
+    sock.setNoDelay(true);
+    sock.on('session', (s: Buffer) => { this.tlsSession = s; });
+    return sock;
+  }
+
+  /** A TLS handshake failed: one log line per period per upstream, with how many were not logged. */
+  private tlsFailed(err: TlsHandshakeError): void {
+    const now = performance.now();
+    if (now - this.tlsLoggedAt < TLS_LOG_PERIOD_MS) { this.tlsQuiet++; return; }
+    log('warn', 'forward', 'TLS handshake with upstream failed', { to: this.to, err: err.message, repeated: this.tlsQuiet });
+    this.tlsLoggedAt = now;
+    this.tlsQuiet = 0;
   }
 
   private release(c: TcpConn): void {
@@ -344,7 +387,8 @@ export class Upstream {
     const q = buildQuery(this.opts.healthCheckDomain, QTYPE.NS, 1, { rd: this.opts.healthCheckRecursion });
     const qend = questionEnd(q);
     const question = q.subarray(12, qend);
-    const ex = this.opts.forceTcp ? this.tcp(q, question, this.opts.healthCheckTimeoutMs) : this.udp(q, question, this.opts.healthCheckTimeoutMs);
+    // The health check takes the queries' transport: TLS for tls:// (as CoreDNS).
+    const ex = this.opts.forceTcp || this.addr.tls === true ? this.tcp(q, question, this.opts.healthCheckTimeoutMs) : this.udp(q, question, this.opts.healthCheckTimeoutMs);
     this.hcCancel = ex.cancel;
     ex.promise.then(
       () => {
