@@ -48,8 +48,18 @@ export interface RelayReply extends ReplyCommon {
   readonly addressed: boolean;
 }
 
-/** What a plugin hands back. Build it with records(), reusable(), failure(), relay() or addressed(). */
-export type Reply = RecordsReply | RelayReply;
+/**
+ * A zone transfer (AXFR): answer records split over several messages, sent
+ * one after another on the query's TCP connection (RFC 5936 2.2), each with
+ * the query's ID and question. Only the `transfer` plugin makes these.
+ */
+export interface TransferReply extends ReplyCommon {
+  readonly kind: 'transfer';
+  readonly messages: ReadonlyArray<readonly RR[]>;
+}
+
+/** What a plugin hands back. Build it with records(), reusable(), failure(), relay(), addressed() or transfer(). */
+export type Reply = RecordsReply | RelayReply | TransferReply;
 
 /** Empty sections shared by replies that carry none (never pushed to: replies are shared). */
 export const NO_RECORDS: RR[] = [];
@@ -80,6 +90,11 @@ export function relay(rcode: number, by: string, aa: boolean, wire: Buffer): Rel
 /** A message already made for this very query (ID, flags, question spelling, our OPT): sent as is when it fits. */
 export function addressed(rcode: number, by: string, aa: boolean, wire: Buffer): RelayReply {
   return { kind: 'relay', rcode, aa, by, error: undefined, wire, addressed: true } as RelayReply;
+}
+
+/** A zone transfer's messages (each a list of answer records), NOERROR and authoritative. */
+export function transfer(by: string, messages: ReadonlyArray<readonly RR[]>): TransferReply {
+  return { kind: 'transfer', rcode: 0, aa: true, by, error: undefined, messages } as TransferReply;
 }
 
 /**

@@ -13,13 +13,14 @@ import { loopPlugin } from './loop/setup.js';
 import { prometheusPlugin } from './prometheus/setup.js';
 import { readyPlugin } from './ready/setup.js';
 import { reloadPlugin } from './reload/setup.js';
+import { transferPlugin } from './transfer/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
  * block runs in this order whatever the order of lines in the Corefile
  * (CoreDNS's plugin.cfg plays this part). The full order, as plugins land:
  * bind, reload, ready, health, prometheus, errors, log, loadbalance, cache,
- * hosts, kubernetes, file, loop, forward.
+ * transfer, hosts, kubernetes, file, loop, forward.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   bindPlugin,
@@ -31,6 +32,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   logPlugin,
   loadbalancePlugin,
   cachePlugin,
+  transferPlugin,
   hostsPlugin,
   kubernetesPlugin,
   filePlugin,

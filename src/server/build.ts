@@ -118,6 +118,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   });
   built.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
   const plugins = built.map((b) => b.plugin);
+  for (const p of plugins) p.linkBlock?.(plugins);
 
   const classes = [...new Set(plugins.flatMap((p) => (p.serve ? p.classes ?? [] : [])))];
   const byClass = new Map(classes.map((c) => [c, compose(plugins.filter((p) => p.classes?.includes(c)), refuseClass)]));

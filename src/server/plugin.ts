@@ -1,7 +1,7 @@
 import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
-import type { Reply } from '../dns/reply.js';
+import type { Reply, RR } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
 
@@ -81,6 +81,15 @@ export interface Plugin {
    * replaced are carried over by the collector.
    */
   collectMetrics?(at: Placement): PluginSample[];
+  /**
+   * A zone transfer source (file, kubernetes): every record of `zone` (its
+   * apex, lower-case, "" for the root), the SOA first and once (the
+   * `transfer` plugin sends the closing SOA); null when this plugin does not
+   * hold that zone, so the next source is asked.
+   */
+  transfer?(zone: string): Iterable<RR> | AsyncIterable<RR> | null;
+  /** Once its block is built, with every plugin of the block in chain order (`transfer` finds its sources here). */
+  linkBlock?(plugins: readonly Plugin[]): void;
 }
 
 /** Facts about the block a directive sits in. */

@@ -80,7 +80,8 @@ export class DnsServer {
   /**
    * Answers `raw` as if it had arrived on a listener (default: the first;
    * `opts.port` picks one by bound port), without sockets: the bytes a
-   * client would get, null when the query is dropped. Synchronous when the
+   * client would get (several messages for a zone transfer over TCP), null
+   * when the query is dropped. Synchronous when the
    * chain is, like the socket path (the in-process entry for tests and
    * bench/hotpath.ts).
    */

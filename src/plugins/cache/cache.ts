@@ -243,7 +243,8 @@ export class CachePlugin implements Plugin {
    * CoreDNS), untouched otherwise.
    */
   private store(req: Request, key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
-    if (r.error !== undefined) return r;
+    // Transfers are never cached (their question is AXFR/IXFR, which lookups skip too).
+    if (r.error !== undefined || r.kind === 'transfer') return r;
     return r.kind === 'relay' ? this.storeWire(req, key, r, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
   }
 

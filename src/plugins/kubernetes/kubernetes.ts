@@ -18,6 +18,7 @@ import type { Histogram, ServiceKind } from './metrics.js';
 import { Store } from './store.js';
 import { ApiSource } from './api-source.js';
 import { readSnapshot, SnapshotTee, SnapshotWriter } from './snapshot.js';
+import { transferRecords } from './xfr.js';
 
 /** CNAME hops we follow inside our own zones before giving up (CoreDNS: 8). */
 const MAX_CHAIN = 8;
@@ -80,6 +81,12 @@ export class KubernetesPlugin implements Plugin {
       ignoreEmptyService: o.ignoreEmptyService,
       nsAddresses: () => this.nsAddrs,
     }, o.reverseZones);
+  }
+
+  /** Transfer source (the `transfer` plugin): a forward zone of ours, from the store answers come from. */
+  transfer(zone: string): Iterable<RR> | null {
+    if (!this.opts.zones.includes(zone) || this.opts.reverseZones.includes(zone)) return null;
+    return transferRecords(this.serving, this.answers, zone);
   }
 
   /** Seconds since the served snapshot was written; null while answers come from live data. */
@@ -257,7 +264,7 @@ export class KubernetesPlugin implements Plugin {
         Promise.resolve().then(() => this.ctx.resolve(target, qtype)),
         new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), CHASE_TIMEOUT_MS); }),
       ]);
-      if (r !== null) {
+      if (r !== null && r.kind !== 'transfer') {
         const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r;
         if (sections.rcode === RCODE.NOERROR) {
           for (const rr of sections.answer) {
