@@ -172,6 +172,11 @@ notransfer.test {
     expect(answers(upToDate)?.map(line)).to.deep.equal(['example.org SOA 2024010101']);
     const [bad] = await transferOver(srv.port, queryBytes('example.org', 'IXFR'));
     expect(bad && rcodeOf(bad)).to.equal('SERVFAIL', 'IXFR needs the client SOA in authority');
+    // Only an IXFR may carry an authority record: another query with one stays a FORMERR.
+    const notIxfr = ixfrBytes('www.example.org', 1);
+    notIxfr.writeUInt16BE(1, notIxfr.indexOf(Buffer.from([0x00, 0xfb, 0x00, 0x01])));
+    const [formerr] = await transferOver(srv.port, notIxfr);
+    expect(formerr && rcodeOf(formerr)).to.equal('FORMERR');
   });
 
   (haveDig ? it : it.skip)('dig AXFR gets the zone (BIND reads our multi-message transfer)', async function () {
