@@ -24,6 +24,7 @@ const NEEDS: Record<string, readonly string[]> = {
   'nodelocaldns.Corefile': ['errors', 'cache', 'reload', 'loop', 'bind', 'forward', 'prometheus', 'health'],
   'minikube.Corefile': ['log', 'errors', 'health', 'ready', 'kubernetes', 'prometheus', 'hosts', 'forward', 'cache', 'loop', 'reload', 'loadbalance'],
   'microk8s.Corefile': ['errors', 'health', 'ready', 'log', 'kubernetes', 'prometheus', 'forward', 'cache', 'loop', 'reload', 'loadbalance'],
+  'kops-ipv6.Corefile': ['errors', 'health', 'ready', 'kubernetes', 'prometheus', 'forward', 'cache', 'loop', 'reload', 'loadbalance', 'dns64'],
   'kubespray.Corefile': ['errors', 'health', 'ready', 'kubernetes', 'prometheus', 'forward', 'cache', 'loop', 'reload', 'loadbalance'],
   'user-stubdomains.Corefile': ['errors', 'health', 'kubernetes', 'prometheus', 'forward', 'cache', 'loop', 'reload', 'loadbalance'],
   'user-rewrite.Corefile': ['errors', 'health', 'ready', 'rewrite', 'kubernetes', 'prometheus', 'forward', 'cache', 'loop', 'reload', 'loadbalance'],

@@ -37,7 +37,7 @@ describe('kubernetes: configuration errors', () => {
   const block = (body: string, keys = 'cluster.local in-addr.arpa') => `${keys} {\n    kubernetes {\n${body}\n    }\n}\n`;
 
   it('unknown options, with what is accepted', () => {
-    refuse(block('        pods insecure\n        bogus 1'), 4, /kubernetes: unknown option "bogus"; accepted: endpoint, tls, kubeconfig, namespaces, labels, namespace_labels, pods, endpoint_pod_names, ttl, noendpoints, fallthrough, ignore, startup_timeout, manifests/);
+    refuse(block('        pods insecure\n        bogus 1'), 4, /kubernetes: unknown option "bogus"; accepted: endpoint, tls, kubeconfig, namespaces, labels, namespace_labels, pods, endpoint_pod_names, ttl, noendpoints, fallthrough, ignore, startup_timeout, snapshot, manifests/);
   });
 
   it('obsolete CoreDNS options say so', () => {
