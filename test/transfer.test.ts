@@ -94,6 +94,9 @@ describe('transfer plugin (AXFR/IXFR over TCP)', function () {
     writeFileSync(join(dir, 'big.test.db'), bigZone(3000));
     srv = await startCorefile(`
 example.org {
+    log
+    cache 30
+    loadbalance
     file ${join(dir, 'example.org.db')}
     transfer {
         to 127.0.0.0/8
@@ -121,7 +124,7 @@ notransfer.test {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sends a file zone SOA first, in file order, and closes with the SOA (raw TCP)', async () => {
+  it('sends a file zone SOA first, in file order, and closes with the SOA (raw TCP; through log, cache, loadbalance)', async () => {
     const msgs = await transferOver(srv.port, queryBytes('example.org', 'AXFR', { id: 4242 }));
     expect(msgs.every((m) => m.id === 4242 && rcodeOf(m) === 'NOERROR')).to.equal(true);
     expect((msgs[0] as { flag_aa?: boolean } | undefined)?.flag_aa).to.equal(true);
