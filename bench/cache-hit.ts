@@ -63,7 +63,7 @@ function chain(origin: Handler, lb: boolean): Handler {
 function once(h: Handler): Buffer {
   const r = h(req);
   if (r instanceof Promise) throw new Error('the chain answered asynchronously');
-  if (r.kind === 'drop') throw new Error('the chain dropped the query');
+  if (r.kind === 'drop' || r.kind === 'transfer') throw new Error(`the chain answered with a ${r.kind}`);
   return r.kind === 'relay' ? relayWire(echo, r, limits) : encodeReply(echo, r, limits);
 }
 

@@ -30,6 +30,13 @@ function aclOf(srv: Running): AclPlugin {
   return p as AclPlugin;
 }
 
+
+/** inject()'s answer when it must be a single message (a transfer would be several). */
+function oneMessage(x: Buffer | Buffer[] | null): Buffer {
+  if (!Buffer.isBuffer(x)) throw new Error(`expected one answer message, got ${x === null ? 'none' : `${x.length} messages`}`);
+  return x;
+}
+
 describe('acl', () => {
   const lines: string[] = [];
   before(() => setLogSink((l) => lines.push(l)));
@@ -125,10 +132,10 @@ describe('acl', () => {
     const srv = await startCorefile(`example.org {\n  acl {\n    block type * net 10.1.0.0/16\n    filter net *\n  }\n  answer 1\n}\n`, { plugins });
     try {
       const a = await srv.server.inject(queryBytes('www.example.org', 'SRV'), { remoteAddress: '::ffff:10.1.2.3' });
-      expect(rcodeOf(dnsPacket.decode(a!))).to.equal('REFUSED');
+      expect(rcodeOf(dnsPacket.decode(oneMessage(a)))).to.equal('REFUSED');
       const b = await srv.server.inject(queryBytes('www.example.org', 'A'), { remoteAddress: '2001:db8::1' });
-      expect(rcodeOf(dnsPacket.decode(b!))).to.equal('NOERROR');
-      expect(dnsPacket.decode(b!).answers).to.have.length(0);
+      expect(rcodeOf(dnsPacket.decode(oneMessage(b)))).to.equal('NOERROR');
+      expect(dnsPacket.decode(oneMessage(b)).answers).to.have.length(0);
     } finally {
       await srv.stop();
     }

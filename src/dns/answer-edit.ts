@@ -3,7 +3,7 @@
 // upstream's relayed message in `wire`. Replies handed out by other plugins
 // may be shared (memoized, reusable): they are never changed in place.
 
-import type { HeaderEdit, RR, Reply } from './reply.js';
+import { carriesMessage, type HeaderEdit, type RR, type Reply } from './reply.js';
 import type { WireView } from './wire.js';
 
 /** The answer bytes with the header edit applied: a copy, since `out` may be a kept encoding. */
@@ -31,7 +31,7 @@ export interface ReplyChanges {
 
 /** `r` with `c`, of the same kind; `r` itself is never changed. */
 function changed(r: Reply, c: ReplyChanges): Reply {
-  if (r.kind === 'drop') return r; // nothing is sent: nothing to change
+  if (!carriesMessage(r)) return r; // a drop sends nothing; a transfer is the transfer plugin's own
   const header = c.header ?? r.header;
   const ednsOptions = c.ednsOptions ?? r.ednsOptions;
   if (r.kind === 'relay') return { ...r, header, ednsOptions, wire: c.wire ?? r.wire };

@@ -59,8 +59,9 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   const ar = raw.readUInt16BE(10);
   if (opcode !== OPCODE_QUERY) return problem(false, RCODE.NOTIMP, id, flags, 0, `opcode ${opcode}`);
   if (qd !== 1) return problem(false, RCODE.FORMERR, id, flags, 0, `qdcount ${qd}`);
-  if (an !== 0 || ns !== 0) return problem(false, RCODE.FORMERR, id, flags, 0, 'records in answer/authority');
-  if (12 + 5 + ar * MIN_RR > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'counts exceed packet');
+  // One authority record is allowed: the client's SOA of an IXFR (RFC 1995 3), checked below.
+  if (an !== 0 || ns > 1) return problem(false, RCODE.FORMERR, id, flags, 0, 'records in answer/authority');
+  if (12 + 5 + (ns + ar) * MIN_RR > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'counts exceed packet');
 
   // Question name: plain labels only (a compression pointer in a query's only name is invalid).
   // Plain names are gathered into one scratch buffer and made into a string once.
@@ -92,6 +93,14 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   const qclass = raw.readUInt16BE(off + 2);
   off += 4;
   const questionEnd = off;
+  if (ns !== 0) {
+    if (type !== QTYPE.IXFR) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'records in answer/authority');
+    // The IXFR's SOA: the transfer plugin reads it from the raw bytes.
+    off = skipName(raw, off);
+    if (off < 0 || off + 10 > len) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'bad authority record');
+    off += 10 + raw.readUInt16BE(off + 8);
+    if (off > len) return problem(false, RCODE.FORMERR, id, flags, questionEnd, 'truncated rdata');
+  }
 
   let edns: Edns | null = null;
   for (let i = 0; i < ar; i++) {

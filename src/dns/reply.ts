@@ -73,11 +73,26 @@ export interface DropReply extends ReplyCommon {
   readonly kind: 'drop';
 }
 
+/**
+ * A zone transfer (AXFR): answer records split over several messages, sent
+ * one after another on the query's TCP connection (RFC 5936 2.2), each with
+ * the query's ID and question. Only the `transfer` plugin makes these.
+ */
+export interface TransferReply extends ReplyCommon {
+  readonly kind: 'transfer';
+  readonly messages: ReadonlyArray<readonly RR[]>;
+}
+
 /** A reply that carries a message: what an internal resolution (SetupContext.resolve) yields. */
 export type AnswerReply = RecordsReply | RelayReply;
 
-/** What a plugin hands back. Build it with records(), reusable(), failure(), relay(), addressed() or drop(). */
-export type Reply = RecordsReply | RelayReply | DropReply;
+/** Records or a relayed message: a reply that carries one answer message (not a drop, not a transfer). */
+export function carriesMessage(r: Reply): r is AnswerReply {
+  return r.kind === 'records' || r.kind === 'relay';
+}
+
+/** What a plugin hands back. Build it with records(), reusable(), failure(), relay(), addressed(), drop() or transfer(). */
+export type Reply = RecordsReply | RelayReply | DropReply | TransferReply;
 
 /** Empty sections shared by replies that carry none (never pushed to: replies are shared). */
 export const NO_RECORDS: RR[] = [];
@@ -113,6 +128,11 @@ export function addressed(rcode: number, by: string, aa: boolean, wire: Buffer):
 /** Send nothing back (rcode 0: CoreDNS's metrics count an unwritten answer as NOERROR). */
 export function drop(by: string): DropReply {
   return { kind: 'drop', rcode: 0, aa: false, by, error: undefined } as DropReply;
+}
+
+/** A zone transfer's messages (each a list of answer records), NOERROR and authoritative. */
+export function transfer(by: string, messages: ReadonlyArray<readonly RR[]>): TransferReply {
+  return { kind: 'transfer', rcode: 0, aa: true, by, error: undefined, messages } as TransferReply;
 }
 
 /**

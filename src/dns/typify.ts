@@ -56,6 +56,7 @@ function sigValid([inception, expiration]: [number, number], now: number): boole
 export function typify(r: Reply, qtype: number, dnssecOk: boolean, nowSeconds = Math.floor(Date.now() / 1000)): ResponseType {
   if (qtype === QTYPE.AXFR || qtype === QTYPE.IXFR) return 'Meta';
   if (r.kind === 'drop') return 'OtherError';
+  if (r.kind === 'transfer') return 'Meta';
   const s = r.kind === 'relay' ? shapeOfWire(r.wire) : shapeOfSections(r);
   if (s === null) return 'OtherError';
   const rcode = r.kind === 'relay' ? r.rcode : s.rcode;

@@ -9,7 +9,7 @@ import { rcodeName, RCODE, typeName } from '../dns/constants.js';
 import { sectionsOf } from '../dns/relay.js';
 import { buildQuery } from '../dns/build-query.js';
 import { isProblem, parseQuery } from '../dns/query.js';
-import { failure, records, type AnswerReply, type Reply } from '../dns/reply.js';
+import { carriesMessage, failure, records, type AnswerReply, type Reply } from '../dns/reply.js';
 import type { Block } from '../server/build.js';
 import type { Handler, Plugin, PluginExplanation, Request } from '../server/plugin.js';
 import { recordLine } from './records.js';
@@ -55,7 +55,7 @@ export function resolverFor(blocks: () => readonly Block[]): (name: string, type
     const m = blockFor(blocks(), lname);
     if (m === null) return failure(RCODE.REFUSED, 'server');
     const r = await m.block.handler(request(lname, type, m.zone, undefined));
-    return r.kind === 'drop' ? failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no answer (dropped)`)) : r;
+    return carriesMessage(r) ? r : failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no single answer (${r.kind})`));
   };
 }
 
@@ -124,7 +124,8 @@ export async function traceQuery(blocks: readonly Block[], name: string, qtype: 
   const answered = [...report.chain].reverse().find((s) => s.outcome === 'answered');
   report.answeredBy = r.by !== '' ? r.by : answered?.plugin ?? 'server';
   if (r.kind === 'drop') report.error = `dropped by ${r.by}: no answer is sent`;
-  const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r.kind === 'drop' ? records(RCODE.NOERROR, r.by, false) : r;
+  if (r.kind === 'transfer') report.error = `a zone transfer by ${r.by}: ${r.messages.length} messages`;
+  const sections = r.kind === 'relay' ? sectionsOf(r.wire, r.by) : r.kind === 'records' ? r : records(RCODE.NOERROR, r.by, r.aa);
   report.reply = {
     rcode: rcodeName(r.kind === 'relay' ? sections.rcode : r.rcode),
     aa: sections.aa,

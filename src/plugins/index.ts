@@ -29,6 +29,7 @@ import { rewritePlugin } from './rewrite/setup.js';
 import { templatePlugin } from './template/setup.js';
 import { whoamiPlugin } from './whoami/setup.js';
 import { tlsPlugin } from './tls/setup.js';
+import { transferPlugin } from './transfer/setup.js';
 
 /**
  * Every directive clusterdns accepts, in execution order: the chain of a
@@ -37,8 +38,8 @@ import { tlsPlugin } from './tls/setup.js';
  * tls, bind, reload, nsid, bufsize, ready, health, prometheus, explain (a
  * clusterdns extension: no query-path part, placed with the side servers),
  * errors, log, local, dns64, acl, any, chaos, loadbalance, cache, rewrite,
- * header, autopath, minimal, template, hosts, k8s_external, kubernetes,
- * file, loop, forward, whoami.
+ * header, autopath, minimal, template, transfer, hosts, k8s_external,
+ * kubernetes, file, loop, forward, whoami.
  */
 export const PLUGINS: readonly PluginDefinition[] = [
   tlsPlugin,
@@ -64,6 +65,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   autopathPlugin,
   minimalPlugin,
   templatePlugin,
+  transferPlugin,
   hostsPlugin,
   k8sExternalPlugin,
   kubernetesPlugin,

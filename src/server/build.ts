@@ -133,6 +133,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
   if (tls === null && keys.some((k) => k.transport === 'tls')) {
     attempt(opts.problems, () => { throw configError(sb, 'a tls:// server block needs the tls plugin: tls CERT KEY [CA]'); });
   }
+  for (const p of plugins) p.linkBlock?.(plugins);
 
   const classes = [...new Set(plugins.flatMap((p) => (p.serve ? p.classes ?? [] : [])))];
   const inChain = composeTails(plugins, endOfChain);

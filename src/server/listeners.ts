@@ -21,8 +21,8 @@ export interface Listener {
   tcp: net.Server[];
 }
 
-/** Bytes to send back, or null for no answer (a dropped query). */
-export type Sendable = Buffer | null;
+/** Bytes to send back, several messages (a zone transfer, TCP only), or null for no answer (a dropped query). */
+export type Sendable = Buffer | Buffer[] | null;
 
 /** What the sockets hand their queries to, and the state they share with the server. */
 export interface ListenerHooks {
@@ -107,7 +107,10 @@ function onUdp(l: Listener, hooks: ListenerHooks, sock: dgram.Socket, local: str
  * period) has nowhere to go: dropping it is the defined outcome, while the
  * synchronous ERR_SOCKET_DGRAM_NOT_RUNNING would end the process.
  */
-function sendUdp(sock: dgram.Socket, b: Buffer, rinfo: dgram.RemoteInfo): void {
+function sendUdp(sock: dgram.Socket, out: Buffer | Buffer[], rinfo: dgram.RemoteInfo): void {
+  // Several messages come only for TCP (the query path refuses a transfer over UDP).
+  const b = Array.isArray(out) ? out[0] : out;
+  if (b === undefined) return;
   try {
     sock.send(b, rinfo.port, rinfo.address);
   } catch (err) {

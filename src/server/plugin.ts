@@ -2,7 +2,7 @@ import type { Directive } from '../corefile/ast.js';
 import type { ServerKey } from '../corefile/keys.js';
 import type { ParsedQuery } from '../dns/query.js';
 import type { QueryTrace } from '../explain/trace.js';
-import type { AnswerReply, Reply } from '../dns/reply.js';
+import type { AnswerReply, Reply, RR } from '../dns/reply.js';
 import type { MetricFamilies, Placement, PluginSample } from '../metrics/plugins.js';
 import type { Services } from '../services.js';
 import type { ServerTls } from './tls-listener.js';
@@ -110,6 +110,15 @@ export interface Plugin {
    * buffer and the server's own cap.
    */
   readonly udpSizeLimit?: number;
+  /**
+   * A zone transfer source (file, kubernetes): every record of `zone` (its
+   * apex, lower-case, "" for the root), the SOA first and once (the
+   * `transfer` plugin sends the closing SOA); null when this plugin does not
+   * hold that zone, so the next source is asked.
+   */
+  transfer?(zone: string): Iterable<RR> | AsyncIterable<RR> | null;
+  /** Once its block is built, with every plugin of the block in chain order (`transfer` finds its sources here). */
+  linkBlock?(plugins: readonly Plugin[]): void;
 }
 
 /** Facts about the block a directive sits in. */

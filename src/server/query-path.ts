@@ -4,7 +4,7 @@ import { encodeError, encodeReply, encodeReusable, type EncodeLimits, type KeptE
 import { isProblem, parseQuery, type ParsedQuery } from '../dns/query.js';
 import { relayWire } from '../dns/relay.js';
 import { withHeaderEdit } from '../dns/answer-edit.js';
-import { failure, type RecordsReply, type Reply } from '../dns/reply.js';
+import { failure, records, type RecordsReply, type Reply, type TransferReply } from '../dns/reply.js';
 import type { Block } from './build.js';
 import type { Listener, Sendable } from './listeners.js';
 import type { Request } from './plugin.js';
@@ -86,12 +86,21 @@ export class QueryPath {
 
   private finish(block: Block, req: Request, r: Reply, echo: QueryEcho, limits: EncodeLimits): Sendable {
     let out: Buffer;
+    let stream: Buffer[] | null = null;
+    // A transfer is several messages on one TCP connection; over UDP there is no way to send it.
+    if (r.kind === 'transfer' && req.proto !== 'tcp') r = failure(RCODE.REFUSED, r.by);
     try {
-      out = r.kind === 'drop' ? NOTHING : r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
-      if (r.header !== undefined && r.kind !== 'drop') out = withHeaderEdit(out, r.header);
+      if (r.kind === 'transfer') {
+        stream = encodeTransfer(echo, r, limits);
+        out = stream[0] ?? encodeReply(echo, thrown(new Error('a zone transfer with no message')), limits);
+      } else {
+        out = r.kind === 'drop' ? NOTHING : r.kind === 'relay' ? relayWire(echo, r, limits) : r.reusable ? encodeReusable(echo, r, limits, this.encodings) : encodeReply(echo, r, limits);
+        if (r.header !== undefined && r.kind !== 'drop') out = withHeaderEdit(out, r.header);
+      }
     } catch (err) {
       const f = thrown(err);
       out = encodeReply(echo, f, limits);
+      stream = null;
       r = f;
     }
     const obs = block.observers;
@@ -100,7 +109,7 @@ export class QueryPath {
       // Indexed: this runs per query, and for-of would make an iterator.
       for (let i = 0; i < obs.length; i++) obs[i]?.observe?.(req, r, out, ms);
     }
-    return out === NOTHING ? null : out;
+    return out === NOTHING ? null : stream ?? out;
   }
 }
 
@@ -125,6 +134,11 @@ function dropped(
   const ms = performance.now() - start;
   for (const o of obs) o.observeDropped?.(req, r, out, ms);
   return out;
+}
+
+/** Each message of a transfer, with the query's ID and question (observers see the first). */
+function encodeTransfer(echo: QueryEcho, r: TransferReply, limits: EncodeLimits): Buffer[] {
+  return r.messages.map((answer) => encodeReply(echo, records(r.rcode, r.by, r.aa, [...answer]), limits));
 }
 
 /** A plugin threw: the client gets SERVFAIL, the `errors` plugin sees the cause. */

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { RCODE, UDP_EDNS_CAP } from '../dns/constants.js';
 import { buildQuery } from '../dns/build-query.js';
 import { isProblem, parseQuery } from '../dns/query.js';
-import { failure, type AnswerReply } from '../dns/reply.js';
+import { carriesMessage, failure, type AnswerReply } from '../dns/reply.js';
 import { log } from '../log.js';
 import type { Block } from './build.js';
 import { boundAddresses, closeSockets, groupListeners, openListener, type Listener, type ListenerHooks, type Sendable } from './listeners.js';
@@ -82,7 +82,8 @@ export class DnsServer {
   /**
    * Answers `raw` as if it had arrived on a listener (default: the first;
    * `opts.port` picks one by bound port), without sockets: the bytes a
-   * client would get, null when the query is dropped. Synchronous when the
+   * client would get (several messages for a zone transfer over TCP), null
+   * when the query is dropped. Synchronous when the
    * chain is, like the socket path (the in-process entry for tests and
    * bench/hotpath.ts).
    */
@@ -237,7 +238,7 @@ export class DnsServer {
       };
       const r = await m.block.handler(req);
       // A plugin that chose silence (acl drop) leaves the asking plugin nothing to use.
-      return r.kind === 'drop' ? failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no answer (dropped)`)) : r;
+      return carriesMessage(r) ? r : failure(RCODE.SERVFAIL, r.by, new Error(`${name}: no single answer (${r.kind})`));
     }
     return failure(RCODE.REFUSED, 'server');
   }

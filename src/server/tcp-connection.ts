@@ -30,7 +30,8 @@ export const TCP_DEFAULTS: Readonly<TcpLimits> = {
   maxPendingQueries: 64,
 };
 
-type Answer = Buffer | null;
+/** Bytes to send, several messages to send in order (a zone transfer), or null: no answer. */
+type Answer = Buffer | Buffer[] | null;
 /** One query in, its answer out (null: no answer), synchronously when it can. */
 export type Answerer = (msg: Buffer) => Answer | Promise<Answer>;
 
@@ -145,8 +146,12 @@ export class TcpConnection {
         if (this.pending >= this.limits.maxPendingQueries) this.pause();
         continue;
       }
-      batch.push(out);
-      bytes += 2 + out.length;
+      if (Array.isArray(out)) {
+        for (const b of out) { batch.push(b); bytes += 2 + b.length; }
+      } else {
+        batch.push(out);
+        bytes += 2 + out.length;
+      }
       // Answers ready at once go out in one write, but never more than the client can be made to hold.
       if (bytes + sock.writableLength > limit) {
         this.write(batch, bytes);
@@ -167,8 +172,9 @@ export class TcpConnection {
     this.pending--;
     if (b !== null && this.sock.writable) {
       // The batch is empty outside pump(), and pump() never waits for a promise.
-      this.batch.push(b);
-      this.write(this.batch, 2 + b.length);
+      let bytes = 0;
+      for (const m of Array.isArray(b) ? b : [b]) { this.batch.push(m); bytes += 2 + m.length; }
+      this.write(this.batch, bytes);
     }
     if (this.paused) this.maybeResume();
     else this.settle(false);

@@ -2,7 +2,7 @@ import { encodeName } from '../../dns/build-query.js';
 import { RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
 import { sectionsOf } from '../../dns/relay.js';
-import { failure, records, type Reply, type RR } from '../../dns/reply.js';
+import { carriesMessage, failure, records, type Reply, type RR } from '../../dns/reply.js';
 import type { Placement, PluginSample } from '../../metrics/plugins.js';
 import type { Handler, Plugin, Request } from '../../server/plugin.js';
 import { autopathSamples } from './families.js';
@@ -75,7 +75,7 @@ export class AutopathPlugin implements Plugin {
  * own question.
  */
 function withCname(r: Reply, asked: string, found: string): Reply {
-  if (asked.toLowerCase() === found.toLowerCase() || r.kind === 'drop') return r;
+  if (asked.toLowerCase() === found.toLowerCase() || !carriesMessage(r)) return r;
   const s = r.kind === 'relay' ? sectionsOf(r.wire, r.by, r.rcode > 0xf ? r.rcode : undefined) : r;
   const answer: RR[] = [...s.answer];
   const target = answer.find((rr) => rr.name.toLowerCase() !== asked.toLowerCase());

@@ -247,7 +247,8 @@ export class CachePlugin implements Plugin {
    * CoreDNS), untouched otherwise.
    */
   private store(req: Request, key: string, r: Reply, okS: boolean, okD: boolean, prev: Entry | null): Reply {
-    if (r.error !== undefined || r.kind === 'drop') return r;
+    // Drops and transfers are never cached (a transfer's question is AXFR/IXFR, which lookups skip too).
+    if (r.error !== undefined || r.kind === 'drop' || r.kind === 'transfer') return r;
     return r.kind === 'relay' ? this.storeWire(req, key, r, okS, okD, prev) : this.storeSections(key, r, okS, okD, prev);
   }
 

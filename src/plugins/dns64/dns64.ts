@@ -1,6 +1,6 @@
 import { QCLASS, QTYPE, RCODE } from '../../dns/constants.js';
 import { sectionsOf } from '../../dns/relay.js';
-import { failure, records, type AnswerReply, type RecordsReply, type Reply } from '../../dns/reply.js';
+import { carriesMessage, failure, records, type AnswerReply, type RecordsReply, type Reply } from '../../dns/reply.js';
 import type { PluginSample } from '../../metrics/plugins.js';
 import type { Handler, Plugin, Request, SetupContext } from '../../server/plugin.js';
 import { dns64Samples } from './families.js';
@@ -47,7 +47,7 @@ export class Dns64Plugin implements Plugin {
 
   private after(req: Request, r: Reply): Reply | Promise<Reply> {
     // A dropped query stays dropped; acl's answers are policy, not a lack of AAAA records.
-    if (r.kind === 'drop' || r.by === 'acl') return r;
+    if (!carriesMessage(r) || r.by === 'acl') return r;
     // 5.1.2: NXDOMAIN stands; every other rcode counts as an empty answer.
     if (r.rcode === RCODE.NXDOMAIN) return r;
     const aaaa = sections(r);

@@ -82,6 +82,11 @@ export class FilePlugin implements Plugin {
     return this.zones.get(origin);
   }
 
+  /** Transfer source: the zone's records, SOA first, in file order. */
+  transfer(zone: string): Iterable<RR> | null {
+    return this.zones.get(zone)?.records() ?? null;
+  }
+
   start(): void {
     if (this.opts.reloadMs > 0 && this.timer === null) {
       this.timer = setInterval(() => { void this.check(); }, this.opts.reloadMs);

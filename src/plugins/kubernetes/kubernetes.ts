@@ -19,6 +19,7 @@ import type { Histogram, ServiceKind } from './metrics.js';
 import { Store } from './store.js';
 import { ApiSource } from './api-source.js';
 import { readSnapshot, SnapshotTee, SnapshotWriter } from './snapshot.js';
+import { transferRecords } from './xfr.js';
 
 /** CNAME hops we follow inside our own zones before giving up (CoreDNS: 8). */
 const MAX_CHAIN = 8;
@@ -91,6 +92,12 @@ export class KubernetesPlugin implements Plugin {
   /** Where this server is reachable (the addresses of the zone's NS record), for k8s_external's ns1 glue. */
   nameserverAddresses(): readonly string[] {
     return this.nsAddrs;
+  }
+
+  /** Transfer source (the `transfer` plugin): a forward zone of ours, from the store answers come from. */
+  transfer(zone: string): Iterable<RR> | null {
+    if (!this.opts.zones.includes(zone) || this.opts.reverseZones.includes(zone)) return null;
+    return transferRecords(this.serving, this.answers, zone);
   }
 
   /** Seconds since the served snapshot was written; null while answers come from live data. */

@@ -49,7 +49,7 @@ export interface KubernetesOptions {
 const OBSOLETE: Record<string, string> = {
   upstream: 'it was removed from CoreDNS (CNAME targets are always resolved through the server); delete the line',
   resyncperiod: 'it was removed from CoreDNS (watches need no resync); delete the line',
-  transfer: 'clusterdns does not do zone transfers; delete the line',
+  transfer: 'it moved to the transfer plugin (as in CoreDNS): write `transfer ZONE { to ADDRESS }` in the server block instead',
   autopath: 'autopath is a separate CoreDNS plugin, which clusterdns does not implement',
   multicluster: 'clusterdns does not implement it',
 };

@@ -232,6 +232,11 @@ export class Store implements StoreSink {
     return rec !== undefined || this.services.byName.count(ns) > 0;
   }
 
+  /** Every service the options admit, in no particular order (zone transfers walk them). */
+  allServices(): Iterable<Service> {
+    return this.services.byName.values();
+  }
+
   service(ns: string, name: string): Service | undefined {
     return this.services.byName.get(ns, name);
   }

@@ -95,7 +95,7 @@ function rotate(a: RR[], step: number): RR[] {
 }
 
 export function shuffleReply(r: Reply): Reply {
-  if (r.rcode !== RCODE.NOERROR || r.kind === 'drop') return r;
+  if (r.rcode !== RCODE.NOERROR || r.kind === 'drop' || r.kind === 'transfer') return r;
   return r.kind === 'relay' ? shuffleRelay(r) : shuffleRecords(r);
 }
 

@@ -11,7 +11,7 @@ import type { Handler, Plugin, Request } from '../../server/plugin.js';
  * nothing to take away. Works on sections and on a relayed message.
  */
 function minimalChanges(r: Reply): ReplyChanges | null {
-  if (r.kind === 'drop') return null;
+  if (r.kind === 'drop' || r.kind === 'transfer') return null;
   if (r.kind === 'records') {
     return r.authority.length === 0 && r.additional.length === 0 ? null : { authority: NO_RECORDS, additional: NO_RECORDS };
   }

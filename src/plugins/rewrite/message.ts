@@ -6,7 +6,7 @@
 import dnsPacket, { type Packet } from 'dns-packet';
 import { RCODE } from '../../dns/constants.js';
 import { isProblem, parseQuery } from '../../dns/query.js';
-import { failure, records, relay, type AnswerReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
+import { carriesMessage, failure, records, relay, type AnswerReply, type RelayReply, type Reply, type RR } from '../../dns/reply.js';
 import type { Request } from '../../server/plugin.js';
 import { optBytes, readOpt } from './edns.js';
 import { matchForm } from './match.js';
@@ -180,7 +180,7 @@ export function restoreReply(r: Reply, plan: Restore): Reply | Promise<Reply> {
     if (!cname) return finish((p.answers ?? []) as RR[], false);
     return retargetCname((p.answers ?? []) as RR[], plan).then((x) => finish(x.answer, x.tc));
   }
-  if (r.kind === 'drop') return r;
+  if (!carriesMessage(r)) return r;
   const finish = (answer: RR[]): Reply => records(
     rcodeAfter(r.rcode, plan.rules), r.by, r.aa,
     rewriteRecords(answer, plan.rules), rewriteRecords(r.authority, plan.rules), rewriteRecords(r.additional, plan.rules),
