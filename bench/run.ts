@@ -89,6 +89,31 @@ miss.test:${cdPort} {
     forward . 127.0.0.1:${knotPort}
 }
 `);
+  // The same cluster names through a chain a customised cluster runs (issue 12's check): a rewrite
+  // rule, AKS's two template blocks and autopath (with pods verified, which it needs) in front of
+  // kubernetes, in one block as AKS has it.
+  const plPort = await freePort();
+  const pluginsCorefile = join(dir, 'Corefile.plugins');
+  writeFileSync(pluginsCorefile, `.:${plPort} {
+    bind 127.0.0.1
+    rewrite name suffix .corp.example.com. .svc.cluster.local. answer auto
+    template ANY ANY internal.cloudapp.net {
+        match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
+        rcode NXDOMAIN
+        fallthrough
+    }
+    template ANY ANY reddog.microsoft.com {
+        rcode NXDOMAIN
+    }
+    autopath @kubernetes
+    kubernetes cluster.local in-addr.arpa {
+        kubeconfig ${kubeconfig}
+        pods verified
+        fallthrough in-addr.arpa
+    }
+    forward . 127.0.0.1:${knotPort}
+}
+`);
   const targets: Target[] = [];
   const knot = await startPinned(SERVER_CORE, 'knotd', ['-c', knotConf], 'server started');
   targets.push({ name: 'knotd', port: knotPort, proc: knot, tcp: true, file: qfile });
@@ -96,6 +121,8 @@ miss.test:${cdPort} {
   const cd = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', corefile], 'msg=serving', 60_000);
   const syncMs = Date.now() - t0;
   targets.push({ name: 'clusterdns', port: cdPort, proc: cd, tcp: true, file: qfile });
+  const pl = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', pluginsCorefile], 'msg=serving', 60_000);
+  targets.push({ name: 'clusterdns-plugins', port: plPort, proc: pl, tcp: false, file: qfile });
   const echoPort = await freePort();
   const echo = await startPinned(SERVER_CORE, process.execPath, ['--import', 'tsx', 'bench/echo-server.ts', String(echoPort)], 'echo ready');
   targets.push({ name: 'node-echo', port: echoPort, proc: echo, tcp: true, file: qfile });
@@ -166,6 +193,7 @@ miss.test:${cdPort} {
   console.log(`  clusterdns/knotd tcp        ${ratio('clusterdns/tcp', 'knotd/tcp')}   (target >= 1.5)`);
   console.log(`  cache-hit/cluster-name udp  ${ratio('clusterdns-cache/udp', 'clusterdns/udp')}   (target >= 0.9)`);
   console.log(`  cache-miss/cluster-name udp ${ratio('clusterdns-forward/udp', 'clusterdns/udp')}`);
+  console.log(`  rewrite+template+autopath/plain cluster-name udp ${ratio('clusterdns-plugins/udp', 'clusterdns/udp')}   (target >= 0.85)`);
   const cdr = row('clusterdns/udp'), knr = row('knotd/udp');
   if (cdr && knr) console.log(`  server-core µs/query clusterdns/knotd ${(cdr.us / knr.us).toFixed(2)}`);
   console.log(`# clusterdns RSS after run ${rssMB(cd.pid!).toFixed(0)} MB`);
@@ -206,6 +234,7 @@ miss.test:${cdPort} {
   const rows: Array<[string, string, string, string]> = [
     ['UDP QPS clusterdns / node-echo', fig(div(q('clusterdns/udp'), q('node-echo/udp')), 2), '>= 0.8', `${fig(q('clusterdns/udp'), 0)} / ${fig(q('node-echo/udp'), 0)}`],
     ['TCP QPS clusterdns / knotd', fig(div(q('clusterdns/tcp'), q('knotd/tcp')), 2), '>= 1.5', `${fig(q('clusterdns/tcp'), 0)} / ${fig(q('knotd/tcp'), 0)}`],
+    ['cluster-name UDP QPS with rewrite+template+autopath / without', fig(div(q('clusterdns-plugins/udp'), q('clusterdns/udp')), 2), '>= 0.85', `${fig(q('clusterdns-plugins/udp'), 0)} / ${fig(q('clusterdns/udp'), 0)}`],
     ['UDP QPS clusterdns / knotd', fig(div(q('clusterdns/udp'), q('knotd/udp')), 2), '', `${fig(q('clusterdns/udp'), 0)} / ${fig(q('knotd/udp'), 0)}`],
     ['idle RSS, API mode (kubeadm block, 20 services)', `${fig(median(idle), 0)} MB`, '<= 70 MB', idle.map((x) => x.toFixed(0)).join(', ')],
     ['10k services / 100k endpoints: synced', scale ? `${fig(scale.syncMs / 1000, 2)} s` : 'skipped', '<= 3 s', ''],
