@@ -21,15 +21,22 @@ export function pluginList(plugins: readonly PluginDefinition[]): string {
 }
 
 function distance(a: string, b: string): number {
+  // Levenshtein, one row at a time; `left` and `diag` carry cur[j - 1] and prev[j - 1].
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let last = b.length;
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
+    let left = i;
+    let diag = i - 1;
+    prev.slice(1).forEach((up, k) => {
+      left = Math.min(up + 1, left + 1, diag + (a[i - 1] === b[k] ? 0 : 1));
+      diag = up;
+      cur.push(left);
+    });
     prev = cur;
+    last = left;
   }
-  return prev[b.length]!;
+  return last;
 }
 
 /** The known flag closest to `flag` (dashes ignored), if it is close enough to be a typo. */
