@@ -2,6 +2,7 @@
 // banner, -plugins, the nearest flag to a mistyped one, and how to fix a
 // port 53 that cannot be bound.
 
+import { internalZone, ROOT_ZONE } from './corefile/zones.js';
 import type { Block } from './server/build.js';
 import type { PluginDefinition } from './server/plugin.js';
 import { packageVersion, revision } from './version.js';
@@ -9,7 +10,12 @@ import { packageVersion, revision } from './version.js';
 /** CoreDNS's startup banner: the server keys, then the version, then the platform. */
 export function banner(blocks: readonly Block[]): string {
   const keys = new Set<string>();
-  for (const b of blocks) for (const k of b.keys) keys.add(`${k.zone === '.' || k.zone === '' ? '.' : `${k.zone.replace(/\.$/, '')}.`}:${k.port}`);
+  for (const b of blocks) {
+    for (const k of b.keys) {
+      const z = internalZone(k.zone);
+      keys.add(`${z === ROOT_ZONE ? '.' : `${z.replace(/\.$/, '')}.`}:${k.port}`);
+    }
+  }
   const platform = [`${process.platform}/${process.arch}`, `node ${process.version}`, revision()].filter(Boolean).join(', ');
   return `${[...keys].join('\n')}\nclusterdns-${packageVersion()}\n${platform}\n`;
 }

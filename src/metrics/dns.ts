@@ -4,6 +4,7 @@
 // dashboards and alerts work unchanged; label objects are only built when
 // someone scrapes (see snapshot.ts).
 
+import { internalZone, ROOT_ZONE } from '../corefile/zones.js';
 import { rcodeName } from '../dns/constants.js';
 import type { Reply } from '../dns/reply.js';
 import type { Request } from '../server/plugin.js';
@@ -192,7 +193,8 @@ export const DROPPED_ZONE = '\u0000dropped';
 /** CoreDNS writes zones fully qualified: "cluster.local.", "." for the root. */
 export function zoneLabel(zone: string): string {
   if (zone === DROPPED_ZONE) return 'dropped';
-  return zone === '' || zone === '.' ? '.' : `${zone}.`;
+  const z = internalZone(zone);
+  return z === ROOT_ZONE ? '.' : `${z}.`;
 }
 
 /** Sums samples with equal names and labels (several sources may report the same series). */

@@ -3,13 +3,14 @@
 // (memoized answers, cache entries), so a changed record is a copy.
 
 import dnsPacket from 'dns-packet';
+import { fqdn } from '../../dns/names.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import type { Restore } from './message.js';
 import type { ResponseRule } from './rules.js';
 
 /** Absolute form, as rules match: "a.b." ("." for the root). */
 function abs(name: string): string {
-  return name === '' || name === '.' ? '.' : name.endsWith('.') ? name : `${name}.`;
+  return fqdn(name);
 }
 
 /** Back to dns-packet's form. */
