@@ -46,7 +46,8 @@ interface Args { conf: string; port: number; validate: boolean; workers: number;
 function parseArgs(argv: string[]): Args | null {
   const args: Args = { conf: 'Corefile', port: 53, validate: false, workers: 1, pidfile: null, quiet: false };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
+    if (a === undefined) break;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];

@@ -42,9 +42,10 @@ function nameserver(s: unknown, where: string): string {
   let host = v;
   let port: string | null = null;
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
-  if (bracket) {
-    host = bracket[1]!;
-    port = bracket[2] ?? null;
+  const [, bracketHost, bracketPort] = bracket ?? [];
+  if (bracketHost !== undefined) {
+    host = bracketHost;
+    port = bracketPort ?? null;
   } else if (v.split(':').length === 2) {
     [host, port] = v.split(':') as [string, string];
   }
@@ -177,7 +178,8 @@ export async function runConvertKubeDns(
   let file: string | null = null;
   const opts: ConvertOptions = {};
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
+    if (a === undefined) break;
     if (a === '--help' || a === '-h') { out(USAGE); return 0; }
     if (a === '--domain' || a.startsWith('--domain=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];

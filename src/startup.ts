@@ -2,6 +2,7 @@
 // banner, -plugins, the nearest flag to a mistyped one, and how to fix a
 // port 53 that cannot be bound.
 
+import { internalZone, ROOT_ZONE } from './corefile/zones.js';
 import type { Block } from './server/build.js';
 import type { PluginDefinition } from './server/plugin.js';
 import { packageVersion, revision } from './version.js';
@@ -9,7 +10,12 @@ import { packageVersion, revision } from './version.js';
 /** CoreDNS's startup banner: the server keys, then the version, then the platform. */
 export function banner(blocks: readonly Block[]): string {
   const keys = new Set<string>();
-  for (const b of blocks) for (const k of b.keys) keys.add(`${k.zone === '.' || k.zone === '' ? '.' : `${k.zone.replace(/\.$/, '')}.`}:${k.port}`);
+  for (const b of blocks) {
+    for (const k of b.keys) {
+      const z = internalZone(k.zone);
+      keys.add(`${z === ROOT_ZONE ? '.' : `${z.replace(/\.$/, '')}.`}:${k.port}`);
+    }
+  }
   const platform = [`${process.platform}/${process.arch}`, `node ${process.version}`, revision()].filter(Boolean).join(', ');
   return `${[...keys].join('\n')}\nclusterdns-${packageVersion()}\n${platform}\n`;
 }
@@ -21,15 +27,22 @@ export function pluginList(plugins: readonly PluginDefinition[]): string {
 }
 
 function distance(a: string, b: string): number {
+  // Levenshtein, one row at a time; `left` and `diag` carry cur[j - 1] and prev[j - 1].
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let last = b.length;
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
+    let left = i;
+    let diag = i - 1;
+    prev.slice(1).forEach((up, k) => {
+      left = Math.min(up + 1, left + 1, diag + (a[i - 1] === b[k] ? 0 : 1));
+      diag = up;
+      cur.push(left);
+    });
     prev = cur;
+    last = left;
   }
-  return prev[b.length]!;
+  return last;
 }
 
 /** The known flag closest to `flag` (dashes ignored), if it is close enough to be a typo. */

@@ -7,33 +7,30 @@ import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { ConvertError, convertKubeDnsText, kubeDnsToCorefile, parseKubeDnsData, pickConfigMap, runConvertKubeDns } from '../src/convert-kubedns.js';
 
-// The example of the Kubernetes docs, "Customizing DNS Service" (kube-dns ConfigMap).
-const DOCS_EXAMPLE = `apiVersion: v1
+/** The kube-dns ConfigMap with `data` (its keys, indented by two spaces). */
+const kubeDnsConfigMap = (data: string): string => `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: kube-dns
   namespace: kube-system
 data:
-  stubDomains: |
+${data}`;
+
+// The example of the Kubernetes docs, "Customizing DNS Service" (kube-dns ConfigMap).
+const DOCS_EXAMPLE = kubeDnsConfigMap(`  stubDomains: |
     {"acme.local": ["1.2.3.4"]}
   upstreamNameservers: |
     ["8.8.8.8", "8.8.4.4"]
-`;
+`);
 
 // The docs' "equivalent configuration" example.
-const DOCS_EQUIVALENT = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: kube-dns
-  namespace: kube-system
-data:
-  stubDomains: |
+const DOCS_EQUIVALENT = kubeDnsConfigMap(`  stubDomains: |
     {"abc.com" : ["1.2.3.4"], "my.cluster.local" : ["2.3.4.5"]}
   upstreamNameservers: |
     ["8.8.8.8", "8.8.4.4"]
   federations: |
     {"foo" : "foo.feddomain.com"}
-`;
+`);
 
 const KUBEADM_BLOCK = (forward: string, domain = 'cluster.local') => `.:53 {
     errors

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import type { Answer, DecodedPacket } from 'dns-packet';
-import { join } from 'node:path';
 import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { rcodeOf, tcpQuery, udpQuery } from './support/dns.js';
 import { startCorefile, type Running } from './support/server.js';
 import { startUpstream, type AnswerSpec, type Upstream, type UpstreamQuery } from './support/upstream.js';
-import { removeDir, writeCluster } from './support/kubernetes-fixtures.js';
+import { removeDir } from './support/kubernetes-fixtures.js';
+import { writeSingleService } from './support/single-service.js';
 
 const ns = (n: string): Answer => ({ name: 'example.com', type: 'NS', ttl: 3600, data: `ns${n}.example.com` });
 const glue = (n: string): Answer => ({ name: `ns${n}.example.com`, type: 'A', ttl: 3600, data: `192.0.2.${n}` });
@@ -37,16 +37,12 @@ describe('minimal plugin', function () {
   let dir: string;
   before(async () => {
     up = await startUpstream({ answer: upstreamAnswer });
-    dir = writeCluster({ 'svc.yaml': `
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: live}
-spec: {clusterIP: 10.96.9.1, ports: [{name: http, port: 80, protocol: TCP}]}
-` });
+    const cluster = writeSingleService();
+    dir = cluster.dir;
     srv = await startCorefile(`cluster.local {
   minimal
   kubernetes {
-    manifests ${join(dir, 'svc.yaml')}
+    manifests ${cluster.manifest}
   }
 }
 cache.test {

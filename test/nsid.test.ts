@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { createServer } from '../src/app.js';
 import { parseCorefile } from '../src/corefile/parse.js';
 import { queryBytes, rcodeOf, rrLines, tcpRaw, udpRaw } from './support/dns.js';
 import { startCorefile, type Running } from './support/server.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
-import { removeDir, writeCluster } from './support/kubernetes-fixtures.js';
+import { removeDir } from './support/kubernetes-fixtures.js';
+import { writeSingleService } from './support/single-service.js';
 
 /** A query whose OPT carries `options` (an empty NSID option asks for the NSID). */
 function withOptions(name: string, type: string, options: Array<{ code: number; data: Buffer }>): Buffer {
@@ -39,12 +39,8 @@ describe('nsid plugin', function () {
   let dir: string;
   before(async () => {
     up = await startUpstream({ edns: { options: [{ code: 3, data: Buffer.from('upstream-id') }] } });
-    dir = writeCluster({ 'svc.yaml': `
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: live}
-spec: {clusterIP: 10.96.9.1, ports: [{name: http, port: 80, protocol: TCP}]}
-` });
+    const cluster = writeSingleService();
+    dir = cluster.dir;
     srv = await startCorefile(`whoami.test {
   nsid Use The Force
   whoami
@@ -52,7 +48,7 @@ spec: {clusterIP: 10.96.9.1, ports: [{name: http, port: 80, protocol: TCP}]}
 cluster.local {
   nsid k8s
   kubernetes {
-    manifests ${join(dir, 'svc.yaml')}
+    manifests ${cluster.manifest}
   }
 }
 fwd.test {

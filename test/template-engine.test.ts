@@ -44,6 +44,14 @@ describe('template engine', () => {
       expect(goRegExp('^a{,2}$').test('a{,2}')).to.equal(true);
     });
 
+    it('ends an inline (?i) with its enclosing group and refuses unbalanced parentheses', () => {
+      expect(goRegExp('^(a(?i)b)c$').test('aBc')).to.equal(true);
+      expect(goRegExp('^(a(?i)b)c$').test('aBC')).to.equal(false);
+      expect(goRegExp('^(?:x(?i)(y(?s)z)w)$').test('xYZW')).to.equal(true);
+      expect(() => goRegExp('a)')).to.throw(GoRegexError, /unexpected \)/);
+      expect(() => goRegExp('(a(?i)b')).to.throw(GoRegexError, /missing closing \)/);
+    });
+
     it('refuses what Go refuses or JS cannot do the same way, naming it', () => {
       const refused: Array<[string, RegExp]> = [
         ['(a)\\1', /backreferences/],

@@ -70,8 +70,8 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   let plain = true;
   let upper = false;
   for (;;) {
-    if (off >= len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated name');
-    const l = raw[off]!;
+    const l = raw[off];
+    if (l === undefined) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated name');
     if (l === 0) { off++; break; }
     if (l > 63) return problem(false, RCODE.FORMERR, id, flags, 0, 'bad label');
     if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
@@ -79,7 +79,8 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
     if (off - 12 + 1 + l + 1 > 255) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
     if (at > 0) nameScratch[at++] = 0x2e;
     for (let i = off + 1; i <= off + l; i++) {
-      const c = raw[i]!;
+      const c = raw[i];
+      if (c === undefined) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label'); // checked above
       if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
       else if (c >= 0x41 && c <= 0x5a) upper = true;
       nameScratch[at++] = c;
@@ -132,10 +133,14 @@ function problem(drop: boolean, rcode: number, id: number, flags: number, questi
 
 const nameScratch = Buffer.alloc(256);
 
-/** The name at `off` with \DDD / \. escapes, for the rare query whose labels hold odd bytes. */
+/**
+ * The name at `off` with \DDD / \. escapes, for the rare query whose labels
+ * hold odd bytes. Only called on a name parseQuery has bounds-checked, so
+ * readUInt8's range check never throws.
+ */
 function escapedName(raw: Buffer, off: number): string {
   let name = '';
-  for (let l = raw[off]!; l !== 0; off += 1 + l, l = raw[off]!) {
+  for (let l = raw.readUInt8(off); l !== 0; off += 1 + l, l = raw.readUInt8(off)) {
     const label = readLabel(raw, off + 1, l);
     name = name === '' ? label : `${name}.${label}`;
   }
@@ -146,13 +151,13 @@ function escapedName(raw: Buffer, off: number): string {
 function readLabel(raw: Buffer, start: number, l: number): string {
   let plain = true;
   for (let i = start; i < start + l; i++) {
-    const c = raw[i]!;
+    const c = raw.readUInt8(i);
     if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) { plain = false; break; }
   }
   if (plain) return raw.toString('latin1', start, start + l);
   let s = '';
   for (let i = start; i < start + l; i++) {
-    const c = raw[i]!;
+    const c = raw.readUInt8(i);
     if (c === 0x2e || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
     else if (c <= 0x20 || c >= 0x7f) s += `\\${c.toString().padStart(3, '0')}`;
     else s += String.fromCharCode(c);

@@ -42,8 +42,8 @@ const MIN_RR = 11;
 export function skipName(buf: Buffer, off: number): number {
   const len = buf.length;
   for (let n = 0; n < 128; n++) {
-    if (off >= len) return -1;
-    const l = buf[off]!;
+    const l = buf[off];
+    if (l === undefined) return -1; // ran off the end
     if (l === 0) return off + 1;
     if ((l & 0xc0) === 0xc0) return off + 2 <= len ? off + 2 : -1;
     if (l > 63) return -1;
@@ -62,12 +62,13 @@ export function readNameKey(buf: Buffer, off: number): string | null {
   let out = '';
   let total = 0;
   for (let hops = 0; hops < 128; hops++) {
-    if (off >= len) return null;
-    const l = buf[off]!;
+    const l = buf[off];
+    if (l === undefined) return null; // ran off the end
     if (l === 0) return out;
     if ((l & 0xc0) === 0xc0) {
-      if (off + 1 >= len) return null;
-      off = ((l & 0x3f) << 8) | buf[off + 1]!;
+      const lo = buf[off + 1];
+      if (lo === undefined) return null;
+      off = ((l & 0x3f) << 8) | lo;
       continue;
     }
     if (l > 63 || off + 1 + l > len) return null;
@@ -75,7 +76,8 @@ export function readNameKey(buf: Buffer, off: number): string | null {
     if (total > 255) return null;
     let label = '';
     for (let i = off + 1; i <= off + l; i++) {
-      let c = buf[i]!;
+      let c = buf[i];
+      if (c === undefined) return null; // bounds checked above: cannot happen
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
       if (c === 0x2e || c === 0x5c) label += `\\${String.fromCharCode(c)}`;
       else if (c <= 0x20 || c >= 0x7f) label += `\\${c.toString().padStart(3, '0')}`;
@@ -145,12 +147,13 @@ export function strictNameEnd(buf: Buffer, off: number): number {
   let end = -1;
   let total = 1;
   for (;;) {
-    if (off >= len) return -1;
-    const l = buf[off]!;
+    const l = buf[off];
+    if (l === undefined) return -1; // ran off the end
     if (l === 0) return end >= 0 ? end : off + 1;
     if ((l & 0xc0) === 0xc0) {
-      if (off + 1 >= len) return -1;
-      const target = ((l & 0x3f) << 8) | buf[off + 1]!;
+      const lo = buf[off + 1];
+      if (lo === undefined) return -1;
+      const target = ((l & 0x3f) << 8) | lo;
       if (target >= off) return -1;
       if (end < 0) end = off + 2;
       off = target;
@@ -197,7 +200,11 @@ function rdataOk(buf: Buffer, type: number, at: number, end: number): boolean {
     case QTYPE.TXT: {
       if (n === 0) return false;
       let off = at;
-      while (off < end) off += 1 + buf[off]!;
+      while (off < end) {
+        const l = buf[off];
+        if (l === undefined) return false; // end <= buf.length: cannot happen
+        off += 1 + l;
+      }
       return off === end;
     }
     case QTYPE.OPT: {
@@ -228,7 +235,7 @@ export function checkUpstreamReply(buf: Buffer): CheckedReply | string {
   let off = strictNameEnd(buf, 12);
   if (off < 0 || off + 4 > len) return 'bad question';
   off += 4;
-  let rcode = buf[3]! & 0xf;
+  let rcode = buf.readUInt8(3) & 0xf;
   let optAt = -1;
   let beforeOpt = 0;
   for (let i = 0; i < total; i++) {
@@ -246,7 +253,7 @@ export function checkUpstreamReply(buf: Buffer): CheckedReply | string {
       if (i < an + ns || buf[nameAt] !== 0) return 'OPT record out of place';
       optAt = nameAt;
       beforeOpt = i - an - ns;
-      rcode |= buf[off + 4]! << 4;
+      rcode |= buf.readUInt8(off + 4) << 4;
     }
     if (!rdataOk(buf, type, rdAt, end)) return `record ${i + 1}: bad ${type} RDATA`;
     off = end;

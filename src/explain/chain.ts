@@ -5,7 +5,9 @@
 // pay nothing for explain.
 
 import { performance } from 'node:perf_hooks';
+import { zoneText } from '../corefile/zones.js';
 import { rcodeName, RCODE, typeName } from '../dns/constants.js';
+import { fqdn, isSubdomain } from '../dns/names.js';
 import { sectionsOf } from '../dns/relay.js';
 import { buildQuery } from '../dns/build-query.js';
 import { isProblem, parseQuery } from '../dns/query.js';
@@ -41,7 +43,7 @@ export function blockFor(blocks: readonly Block[], lname: string): { block: Bloc
   let best: { block: Block; zone: string } | null = null;
   for (const block of blocks) {
     for (const zone of block.zones) {
-      const inside = zone === '' || lname === zone || lname.endsWith(`.${zone}`);
+      const inside = isSubdomain(lname, zone);
       if (inside && (best === null || zone.length > best.zone.length)) best = { block, zone };
     }
   }
@@ -98,7 +100,7 @@ function tracedChain(block: Block, steps: ChainStep[]): Handler {
 export async function traceQuery(blocks: readonly Block[], name: string, qtype: number): Promise<ExplainReport> {
   const lname = name.toLowerCase().replace(/\.$/, '');
   const report: ExplainReport = {
-    question: { name: lname === '' ? '.' : `${lname}.`, type: typeName(qtype) },
+    question: { name: fqdn(lname), type: typeName(qtype) },
     block: null,
     chain: [],
     answeredBy: 'server',
@@ -112,7 +114,7 @@ export async function traceQuery(blocks: readonly Block[], name: string, qtype: 
     return report;
   }
   const { block, zone } = m;
-  report.block = { zones: block.zones.map((z) => z || '.'), file: block.file, line: block.line };
+  report.block = { zones: block.zones.map(zoneText), file: block.file, line: block.line };
   const trace = new NoteList();
   let r: Reply;
   try {

@@ -1,4 +1,5 @@
 import { QTYPE, typeName } from '../dns/constants.js';
+import { fqdn } from '../dns/names.js';
 import type { RR } from '../dns/reply.js';
 
 const BY_NAME = new Map<string, number>(Object.entries(QTYPE).filter(([k]) => k !== 'OPT'));
@@ -23,7 +24,6 @@ export function recordLine(rr: RR): string {
   return `${owner} ${ttl} IN ${rr.type} ${dataText(rr)}`;
 }
 
-const fqdn = (n: string): string => (n === '' || n.endsWith('.') ? n || '.' : `${n}.`);
 
 function dataText(rr: RR): string {
   const data: unknown = 'data' in rr ? rr.data : undefined;

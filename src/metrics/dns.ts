@@ -4,6 +4,7 @@
 // dashboards and alerts work unchanged; label objects are only built when
 // someone scrapes (see snapshot.ts).
 
+import { internalZone, ROOT_ZONE } from '../corefile/zones.js';
 import { rcodeName } from '../dns/constants.js';
 import type { Reply } from '../dns/reply.js';
 import type { Request } from '../server/plugin.js';
@@ -22,7 +23,8 @@ const TYPE_SLOT = new Uint8Array(256).fill(OTHER);
 TYPE_CODES.forEach((code, slot) => { TYPE_SLOT[code] = slot; });
 
 /** CoreDNS's plugin.TimeBuckets: 0.25 ms doubling 16 times (up to ~8 s). */
-export const DURATION_BOUNDS: readonly number[] = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
+const FIRST_DURATION = 0.00025;
+export const DURATION_BOUNDS: readonly number[] = Array.from({ length: 16 }, (_, i) => FIRST_DURATION * 2 ** i);
 /** CoreDNS's request/response size buckets (bytes). */
 export const SIZE_BOUNDS: readonly number[] = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
 const ND = DURATION_BOUNDS.length + 1;
@@ -31,16 +33,16 @@ const PROTOS = ['udp', 'tcp'] as const;
 const FAMILIES = ['1', '2'] as const;
 
 function durationSlot(sec: number): number {
-  if (!(sec > DURATION_BOUNDS[0]!)) return 0;
-  let i = Math.ceil(Math.log2(sec / DURATION_BOUNDS[0]!));
+  if (!(sec > FIRST_DURATION)) return 0;
+  let i = Math.ceil(Math.log2(sec / FIRST_DURATION));
   if (i >= DURATION_BOUNDS.length) return DURATION_BOUNDS.length;
-  if (sec <= DURATION_BOUNDS[i - 1]!) i--; // rounding right at a bound
+  if (sec <= FIRST_DURATION * 2 ** (i - 1)) i--; // rounding right at a bound (DURATION_BOUNDS[i - 1], computed alike)
   return i;
 }
 
 function sizeSlot(n: number): number {
   let i = 0;
-  while (i < SIZE_BOUNDS.length && n > SIZE_BOUNDS[i]!) i++;
+  for (let b = SIZE_BOUNDS[0]; b !== undefined && n > b; b = SIZE_BOUNDS[i]) i++;
   return i;
 }
 
@@ -192,7 +194,8 @@ export const DROPPED_ZONE = '\u0000dropped';
 /** CoreDNS writes zones fully qualified: "cluster.local.", "." for the root. */
 export function zoneLabel(zone: string): string {
   if (zone === DROPPED_ZONE) return 'dropped';
-  return zone === '' || zone === '.' ? '.' : `${zone}.`;
+  const z = internalZone(zone);
+  return z === ROOT_ZONE ? '.' : `${z}.`;
 }
 
 /** Sums samples with equal names and labels (several sources may report the same series). */

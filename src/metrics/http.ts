@@ -73,15 +73,18 @@ export class HttpEndpoints {
   private open(host: string, port: number): Endpoint {
     const routes: Endpoint['routes'] = new Map();
     const server = http.createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0]!;
-      const owners = routes.get(path);
-      if (!owners || owners.length === 0) return reply(res, 404, 'not found\n');
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      // The latest registration of a path wins.
+      const owner = routes.get(path)?.at(-1);
+      if (!owner) return reply(res, 404, 'not found\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         return reply(res, 405, 'method not allowed\n');
       }
       Promise.resolve()
-        .then(() => owners[owners.length - 1]!.route(req, res))
+        .then(() => owner.route(req, res))
         .catch((err: unknown) => {
           log('error', 'http', 'handler failed', { path, err });
           if (!res.headersSent) reply(res, 500, 'internal error\n');

@@ -5,7 +5,7 @@
 // here the query path only bumps array slots and the label objects are
 // built when someone scrapes.
 
-import type { Aggregator, Metric, Registry } from 'prom-client';
+import type { Aggregator, Registry } from 'prom-client';
 
 export type Labels = Record<string, string>;
 
@@ -17,6 +17,18 @@ export interface Sample {
 }
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
+
+/**
+ * What prom-client's Registry does with a metric at run time
+ * (lib/registry.js): keys it by its `name`, calls get() on a scrape and reset()
+ * on resetMetrics(). Its .d.ts lists only its own classes, whose get() even
+ * claims a numeric `type` that the formatter would print as a number; a
+ * method's parameter is checked in both directions, so the real Registry
+ * is assignable to this narrower, truthful view and needs no cast.
+ */
+interface ScrapeRegistry {
+  registerMetric(metric: { get(): Promise<unknown>; reset(): void }): void;
+}
 
 /**
  * Registered in a prom-client Registry like any metric: the registry calls
@@ -42,7 +54,8 @@ export class SnapshotMetric {
   reset(): void {}
 
   register(registry: Registry): this {
-    registry.registerMetric(this as unknown as Metric);
+    const scrape: ScrapeRegistry = registry;
+    scrape.registerMetric(this);
     return this;
   }
 }
@@ -65,10 +78,11 @@ export function histogramSamples(
   const out: Sample[] = [];
   let acc = 0;
   for (let i = 0; i < bounds.length; i++) {
-    acc = cumulative ? counts[i]! : acc + counts[i]!;
+    const c = counts[i] ?? 0; // a series that never saw a bucket has nothing there
+    acc = cumulative ? c : acc + c;
     out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(bounds[i]) }, value: acc });
   }
-  const total = count ?? (cumulative ? acc : acc + counts[bounds.length]!);
+  const total = count ?? (cumulative ? acc : acc + (counts[bounds.length] ?? 0));
   out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: total });
   out.push({ metricName: `${name}_sum`, labels, value: sum });
   out.push({ metricName: `${name}_count`, labels, value: total });

@@ -36,11 +36,18 @@ export interface NodeLocalFlags {
 
 export class FlagError extends Error {}
 
-type Kind = 'string' | 'bool' | 'port' | 'interval';
-interface FlagSpec { kind: Kind; key: keyof NodeLocalFlags; usage: string }
+/** The flags' fields whose value has type V (so a spec's key can be written with a V, no cast). */
+type KeyOf<V> = { [K in keyof NodeLocalFlags]: NodeLocalFlags[K] extends V ? K : never }[keyof NodeLocalFlags];
+
+type FlagSpec =
+  | { kind: 'bool'; key: KeyOf<boolean>; usage: string }
+  | { kind: 'string'; key: KeyOf<string>; usage: string }
+  | { kind: 'ips'; key: 'localIps'; usage: string }
+  | { kind: 'port'; key: KeyOf<number>; usage: string }
+  | { kind: 'interval'; key: 'syncIntervalMs'; usage: string };
 
 const SPECS: Record<string, FlagSpec> = {
-  localip: { kind: 'string', key: 'localIps', usage: 'comma-separated IP addresses to bind the cache to (one family)' },
+  localip: { kind: 'ips', key: 'localIps', usage: 'comma-separated IP addresses to bind the cache to (one family)' },
   setupinterface: { kind: 'bool', key: 'setupInterface', usage: 'create the interface holding the local IPs (default true)' },
   interfacename: { kind: 'string', key: 'interfaceName', usage: 'name of the interface to create (default nodelocaldns)' },
   syncinterval: { kind: 'interval', key: 'syncIntervalMs', usage: 'seconds (or a duration such as 30s) between checks of the interface and iptables rules (default 60)' },
@@ -65,7 +72,7 @@ const SPECS: Record<string, FlagSpec> = {
 
 export function nodeLocalUsage(): string {
   const lines = Object.entries(SPECS).map(([name, s]) => {
-    const arg = s.kind === 'bool' ? '' : s.kind === 'string' ? ' STRING' : s.kind === 'port' ? ' PORT' : ' SECONDS';
+    const arg = s.kind === 'bool' ? '' : s.kind === 'string' || s.kind === 'ips' ? ' STRING' : s.kind === 'port' ? ' PORT' : ' SECONDS';
     return `  -${name}${arg}\n        ${s.usage}`;
   });
   return `Usage: clusterdns node-local [flags]   (node-cache's flags: the NodeLocal DNSCache DaemonSet's args)\n${lines.join('\n')}\n`;
@@ -99,6 +106,12 @@ export function defaultNodeLocalFlags(): NodeLocalFlags {
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
+function parseBool(name: string, v: string): boolean {
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new FlagError(`invalid boolean value "${v}" for -${name}: parse error`);
+}
+
 const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
@@ -113,7 +126,7 @@ function parseInterval(v: string): number {
   } else {
     const parts = /^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$/.test(v) ? [...v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)] : null;
     if (!parts) throw new FlagError(`invalid value "${v}" for flag -syncinterval: want seconds (60) or a duration (1m, 30s)`);
-    ms = parts.reduce((sum, p) => sum + Number(p[1]) * GO_UNITS[p[2]!]!, 0);
+    ms = parts.reduce((sum, [, n, unit]) => sum + Number(n) * (GO_UNITS[unit ?? ''] ?? Number.NaN), 0);
   }
   if (!(ms >= 1000) || ms > 86_400_000) throw new FlagError(`invalid value "${v}" for flag -syncinterval: must be between 1s and 24h`);
   return Math.round(ms);
@@ -130,7 +143,7 @@ function parseLocalIps(v: string): string[] {
   for (const ip of ips) {
     if (isIP(ip) === 0 || ip.includes('%')) throw new FlagError(`invalid localip specified - "${ip}"`);
   }
-  const family = isIP(ips[0]!);
+  const family = isIP(ips[0] ?? '');
   for (const ip of ips) {
     if (isIP(ip) !== family) throw new FlagError(`unexpected IP Family for localIP - "${ip}", want IPv${family}`);
   }
@@ -140,10 +153,10 @@ function parseLocalIps(v: string): string[] {
 /** Parses node-cache's arguments; throws FlagError with Go flag's wording where it has one. */
 export function parseNodeLocalFlags(argv: readonly string[]): NodeLocalFlags {
   const flags = defaultNodeLocalFlags();
-  const set = flags as unknown as Record<string, unknown>;
   let localIpGiven = false;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
+    if (a === undefined) break;
     if (a === '--') {
       if (i + 1 < argv.length) throw new FlagError(`unexpected argument "${argv[i + 1]}": node-local takes flags only`);
       break;
@@ -156,10 +169,7 @@ export function parseNodeLocalFlags(argv: readonly string[]): NodeLocalFlags {
     const spec = SPECS[name];
     if (!spec) throw new FlagError(`flag provided but not defined: -${name} (see clusterdns node-local -help)`);
     if (spec.kind === 'bool') {
-      if (inline === undefined) { set[spec.key] = true; continue; }
-      if (TRUE.has(inline)) set[spec.key] = true;
-      else if (FALSE.has(inline)) set[spec.key] = false;
-      else throw new FlagError(`invalid boolean value "${inline}" for -${name}: parse error`);
+      flags[spec.key] = inline === undefined || parseBool(name, inline);
       continue;
     }
     let v = inline;
@@ -168,10 +178,9 @@ export function parseNodeLocalFlags(argv: readonly string[]): NodeLocalFlags {
       if (v === undefined) throw new FlagError(`flag needs an argument: -${name}`);
     }
     switch (spec.kind) {
-      case 'string':
-        if (spec.key === 'localIps') { flags.localIps = parseLocalIps(v); localIpGiven = true; } else set[spec.key] = v;
-        break;
-      case 'port': set[spec.key] = parsePort(name, v); break;
+      case 'string': flags[spec.key] = v; break;
+      case 'ips': flags.localIps = parseLocalIps(v); localIpGiven = true; break;
+      case 'port': flags[spec.key] = parsePort(name, v); break;
       case 'interval': flags.syncIntervalMs = parseInterval(v); break;
     }
   }

@@ -100,5 +100,6 @@ export class Iptables {
 }
 
 export function iptablesFamily(localIps: readonly string[]): boolean {
-  return localIps.length > 0 && isIPv6(localIps[0]!);
+  const first = localIps[0];
+  return first !== undefined && isIPv6(first);
 }

@@ -39,7 +39,7 @@ async function addresses(name: string): Promise<Set<string>> {
   const r = await runCommand(IP, ['-o', 'addr', 'show', 'dev', name]);
   if (r.code !== 0) throw new Error(`ip addr show ${name}: ${r.stderr}`);
   const out = new Set<string>();
-  for (const m of r.stdout.matchAll(/\sinet6?\s+([^/\s]+)/g)) out.add(m[1]!);
+  for (const [, ip] of r.stdout.matchAll(/\sinet6?\s+([^/\s]+)/g)) if (ip !== undefined) out.add(ip);
   return out;
 }
 

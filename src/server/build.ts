@@ -1,6 +1,7 @@
 import type { Corefile, Directive, ServerBlock } from '../corefile/ast.js';
 import { configError, CorefileError } from '../corefile/errors.js';
 import { parseServerKey, TLS_PORT, type ServerKey } from '../corefile/keys.js';
+import { internalZone } from '../corefile/zones.js';
 import { QCLASS, RCODE } from '../dns/constants.js';
 import { failure } from '../dns/reply.js';
 import type { Services } from '../services.js';
@@ -92,7 +93,7 @@ function buildBlock(sb: ServerBlock, byName: Map<string, { def: PluginDefinition
     }
   }
   // Blocks speak of the root as "" (as Request.zone and isSubdomain do); keys spell it ".".
-  const zones = [...new Set(keys.map((k) => (k.zone === '.' ? '' : k.zone)))];
+  const zones = [...new Set(keys.map((k) => internalZone(k.zone)))];
   const peers = new Map<string, Plugin>();
   const ctx: SetupContext = {
     block: { keys, zones, directives: sb.directives, file: sb.file, line: sb.line },

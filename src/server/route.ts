@@ -1,3 +1,4 @@
+import { internalZone, ROOT_ZONE } from '../corefile/zones.js';
 import type { Block } from './build.js';
 import type { Plugin } from './plugin.js';
 
@@ -20,7 +21,7 @@ export class ZoneTable {
 
   add(key: string, block: Block): boolean {
     // Server keys spell the root ".", names inside clusterdns "".
-    const zone = key === '.' ? '' : key;
+    const zone = internalZone(key);
     if (this.zones.has(zone)) return false;
     const m = { block, zone };
     this.zones.set(zone, m);
@@ -42,7 +43,7 @@ export class ZoneTable {
     if (this.byLength.length <= LINEAR_MAX) {
       for (const m of this.byLength) {
         const z = m.zone;
-        if (z === '') return m;
+        if (z === ROOT_ZONE) return m;
         const extra = lname.length - z.length;
         if (extra === 0 ? lname === z : extra > 0 && lname.charCodeAt(extra - 1) === 46 && lname.endsWith(z)) return m;
       }

@@ -2,6 +2,7 @@
 // to dns-packet's shape (which our encoder writes, or hands to dns-packet).
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { ROOT_ZONE } from '../../corefile/zones.js';
 import { compressIPv6 } from '../../dns/names.js';
 import { unescapeBytes, type Token, ZoneError } from './zone-lexer.js';
 
@@ -59,7 +60,7 @@ export function absoluteName(tok: Token, ctx: NameContext, lower = true): string
   if (t === '@') name = ctx.origin;
   else if (t === '.') name = '';
   else if (t.endsWith('.') && !escapedAt(t, t.length - 1)) name = t.slice(0, -1);
-  else name = ctx.origin === '' ? t : `${t}.${ctx.origin}`;
+  else name = ctx.origin === ROOT_ZONE ? t : `${t}.${ctx.origin}`;
   checkName(name, tok, ctx.file);
   const canonical = canonicalName(name);
   return lower ? canonical.toLowerCase() : canonical;

@@ -2,6 +2,8 @@
 // see them: lower-case and absolute ("www.example.org."), so "suffix
 // .example.org" and a regex anchored with "\.$" mean what they mean there.
 
+import { fqdn } from '../../dns/names.js';
+
 export type MatchType = 'exact' | 'prefix' | 'suffix' | 'substring' | 'regex';
 export const MATCH_TYPES: readonly MatchType[] = ['exact', 'prefix', 'suffix', 'substring', 'regex'];
 
@@ -17,7 +19,7 @@ export function normalize(s: string): string {
 
 /** The form rules match on, from a Request's `lname` ("" is the root). */
 export function matchForm(lname: string): string {
-  return lname === '' ? '.' : `${lname}.`;
+  return fqdn(lname);
 }
 
 /** CoreDNS refuses longer patterns (regexp compilation of hostile input). */

@@ -155,8 +155,8 @@ export function isOwnLookup(req: Request, inflight: ReadonlyMap<string, number>)
 function rcodeAfter(rcode: number, rules: readonly ResponseRule[]): number {
   let out = rcode;
   for (let i = rules.length - 1; i >= 0; i--) {
-    const r = rules[i]!;
-    if (r.kind === 'rcode' && r.from === out) out = r.to;
+    const r = rules[i];
+    if (r?.kind === 'rcode' && r.from === out) out = r.to;
   }
   return out;
 }

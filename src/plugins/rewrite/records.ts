@@ -3,13 +3,14 @@
 // (memoized answers, cache entries), so a changed record is a copy.
 
 import dnsPacket from 'dns-packet';
+import { fqdn } from '../../dns/names.js';
 import type { Reply, RR } from '../../dns/reply.js';
 import type { Restore } from './message.js';
 import type { ResponseRule } from './rules.js';
 
 /** Absolute form, as rules match: "a.b." ("." for the root). */
 function abs(name: string): string {
-  return name === '' || name === '.' ? '.' : name.endsWith('.') ? name : `${name}.`;
+  return fqdn(name);
 }
 
 /** Back to dns-packet's form. */
@@ -41,7 +42,8 @@ function rewriteRecord(rr: RR, rules: readonly ResponseRule[]): RR {
   let value = value0;
   let ttl = ttl0;
   for (let i = rules.length - 1; i >= 0; i--) {
-    const r = rules[i]!;
+    const r = rules[i];
+    if (r === undefined) continue; // i stays within rules
     if (r.kind === 'owner') name = r.rewrite(name);
     else if (r.kind === 'value') { if (value !== null) value = r.rewrite(value); }
     else if (r.kind === 'ttl') ttl = ttl < r.min ? r.min : ttl > r.max ? r.max : ttl;
@@ -70,8 +72,7 @@ export function lookupKey(absName: string, type: number): string {
  */
 export async function retargetCname(answer: readonly RR[], plan: Restore): Promise<{ answer: RR[]; tc: boolean }> {
   const rules = plan.rules.filter((r) => r.kind === 'cname');
-  for (let i = 0; i < answer.length; i++) {
-    const rr = answer[i]!;
+  for (const [i, rr] of answer.entries()) {
     const target = (rr as { data?: unknown }).data;
     if (rr.type !== 'CNAME' || typeof target !== 'string') continue;
     for (const rule of rules) {

@@ -47,18 +47,9 @@ export function parseRule(words: readonly string[]): Rule {
 }
 
 function nameRule(mode: Mode, args: string[]): Rule {
-  if (args.length < 2) throw new Error('too few arguments for a name rule; usage: name [exact|prefix|suffix|substring|regex] FROM TO [answer ...]');
-  let type: string = 'exact';
-  let from: string;
-  let to: string;
-  if (args.length === 2) {
-    from = args[0]!;
-    to = args[1]!;
-  } else {
-    type = args[0]!.toLowerCase();
-    from = args[1]!;
-    to = args[2]!;
-  }
+  const [first, second, third] = args;
+  if (first === undefined || second === undefined) throw new Error('too few arguments for a name rule; usage: name [exact|prefix|suffix|substring|regex] FROM TO [answer ...]');
+  const [type, from, to] = third === undefined ? ['exact', first, second] : [first.toLowerCase(), second, third];
   if (!isMatchType(type)) {
     throw new Error(`name rule supports only exact, prefix, suffix, substring, and regex name matching, received: ${type}`);
   }
@@ -159,9 +150,11 @@ function ednsRule(mode: Mode, argsIn: string[]): Rule {
   switch (kind) {
     case 'local': {
       const want = action === 'unset' ? 3 : 4;
-      if (args.length !== want) throw new Error(action === 'unset' ? 'edns0 local unset takes exactly one argument: CODE' : 'edns0 local rules take CODE and DATA (and an optional revert)');
-      const c = goUint(args[2]!, 0xffff, 'EDNS0 local option code');
-      return new EdnsRule(mode, a, c, action === 'unset' ? emptyOption : localData(args[3]!));
+      const [, , code, data] = args;
+      if (args.length !== want || code === undefined) throw new Error(action === 'unset' ? 'edns0 local unset takes exactly one argument: CODE' : 'edns0 local rules take CODE and DATA (and an optional revert)');
+      const c = goUint(code, 0xffff, 'EDNS0 local option code');
+      // unset has no DATA (want is 3), every other action has it (want is 4).
+      return new EdnsRule(mode, a, c, data === undefined ? emptyOption : localData(data));
     }
     case 'nsid':
       if (args.length !== 2) throw new Error('edns0 nsid takes no arguments (except revert)');
@@ -171,9 +164,10 @@ function ednsRule(mode: Mode, argsIn: string[]): Rule {
         if (args.length !== 2) throw new Error('edns0 subnet unset takes no arguments');
         return new EdnsRule(mode, a, EDNS0_SUBNET, emptyOption);
       }
-      if (args.length !== 4) throw new Error('edns0 subnet rules take IPV4_BITS and IPV6_BITS (and an optional revert)');
-      const v4 = goUint(args[2]!, 32, 'IPv4 bit mask length');
-      const v6 = goUint(args[3]!, 128, 'IPv6 bit mask length');
+      const [, , bits4, bits6] = args;
+      if (args.length !== 4 || bits4 === undefined || bits6 === undefined) throw new Error('edns0 subnet rules take IPV4_BITS and IPV6_BITS (and an optional revert)');
+      const v4 = goUint(bits4, 32, 'IPv4 bit mask length');
+      const v6 = goUint(bits6, 128, 'IPv6 bit mask length');
       return new EdnsRule(mode, a, EDNS0_SUBNET, subnetOption(v4, v6));
     }
     default: throw new Error(`invalid EDNS0 rule type "${kind}"; accepted: local, nsid, subnet`);
@@ -213,18 +207,22 @@ export function parseTtlRange(s: string): { min: number; max: number } | null {
 
 /** ttl and rcode rules: [TYPE] NAME then their own arguments. */
 function matcher(args: string[], own: number, field: string): { test: ReturnType<typeof nameTest>; values: string[] } {
-  if (args.length === own + 1) return { test: nameTest('exact', args[0]!), values: args.slice(1) };
-  const type = args[0]!.toLowerCase();
+  const [first, second] = args;
+  // Callers have checked args.length >= own + 1 >= 2.
+  if (first === undefined || second === undefined) throw new Error(`too few arguments for a ${field} rule`);
+  if (args.length === own + 1) return { test: nameTest('exact', first), values: args.slice(1) };
+  const type = first.toLowerCase();
   if (!isMatchType(type)) throw new Error(`${field} rule supports only exact, prefix, suffix, substring, and regex name matching, received: ${type}`);
-  return { test: nameTest(type, args[1]!), values: args.slice(2) };
+  return { test: nameTest(type, second), values: args.slice(2) };
 }
 
 function ttlRule(mode: Mode, args: string[]): Rule {
   if (args.length < 2) throw new Error(`too few (${args.length}) arguments for a ttl rule; usage: ttl [TYPE] NAME SECONDS|MIN-MAX`);
   if (args.length > 3) throw new Error(`too many (${args.length}) arguments for a ttl rule; usage: ttl [TYPE] NAME SECONDS|MIN-MAX`);
   const { test, values } = matcher(args, 1, 'ttl');
-  const range = parseTtlRange(values[0]!);
-  if (range === null) throw new Error(`invalid TTL "${values[0]}" for a ttl rule; expected SECONDS, MIN-MAX, MIN- or -MAX`);
+  const [value] = values;
+  const range = value === undefined ? null : parseTtlRange(value);
+  if (range === null) throw new Error(`invalid TTL "${value}" for a ttl rule; expected SECONDS, MIN-MAX, MIN- or -MAX`);
   return new AnswerRule(mode, test, { kind: 'ttl', ...range });
 }
 
@@ -232,19 +230,19 @@ function rcodeRule(mode: Mode, args: string[]): Rule {
   if (args.length < 3) throw new Error(`too few (${args.length}) arguments for a rcode rule; usage: rcode [TYPE] NAME FROM TO`);
   if (args.length > 4) throw new Error(`too many (${args.length}) arguments for a rcode rule; usage: rcode [TYPE] NAME FROM TO`);
   const { test, values } = matcher(args, 2, 'rcode');
-  const from = rcodeCode(values[0]!);
-  if (from === null) throw new Error(`invalid matching RCODE "${values[0]}" for a rcode rule`);
-  const to = rcodeCode(values[1]!);
-  if (to === null) throw new Error(`invalid replacement RCODE "${values[1]}" for a rcode rule`);
+  const [fromText, toText] = values;
+  const from = fromText === undefined ? null : rcodeCode(fromText);
+  if (from === null) throw new Error(`invalid matching RCODE "${fromText}" for a rcode rule`);
+  const to = toText === undefined ? null : rcodeCode(toText);
+  if (to === null) throw new Error(`invalid replacement RCODE "${toText}" for a rcode rule`);
   return new AnswerRule(mode, test, { kind: 'rcode', from, to });
 }
 
 function cnameRule(mode: Mode, args: string[]): Rule {
-  if (args.length !== 2 && args.length !== 3) throw new Error(`wrong number (${args.length}) of arguments for a cname rule; usage: cname [TYPE] FROM TO`);
-  const type = args.length === 3 ? args[0]!.toLowerCase() : 'exact';
+  const [first, second, third] = args;
+  if (first === undefined || second === undefined || args.length > 3) throw new Error(`wrong number (${args.length}) of arguments for a cname rule; usage: cname [TYPE] FROM TO`);
+  const [type, from, to] = third === undefined ? ['exact', first, second] : [first.toLowerCase(), second, third];
   if (!isMatchType(type)) throw new Error(`unknown cname rewrite type: ${type}`);
-  const from = args[args.length - 2]!;
-  const to = args[args.length - 1]!;
   switch (type) {
     case 'exact': {
       const f = normalize(from);

@@ -39,12 +39,13 @@ export function goRegExp(pattern: string): RegExp {
 
 function translate(p: string): string {
   let out = '';
-  // Per open group: how many `(?flags:` groups we opened for a `(?flags)` inside it.
-  const extra: number[] = [0];
+  // How many `(?flags:` groups we opened for a `(?flags)` inside the current group, and the same for each enclosing one.
+  let extra = 0;
+  const outer: number[] = [];
   let i = 0;
   const fail = (why: string): never => { throw new GoRegexError(`${why} (at offset ${i} of ${JSON.stringify(p)})`); };
   while (i < p.length) {
-    const c = p[i]!;
+    const c = p.charAt(i);
     if (c === '\\') {
       out += escape(p, i, false, fail);
       i += escapeLength(p, i);
@@ -57,14 +58,15 @@ function translate(p: string): string {
       continue;
     }
     if (c === '(') {
-      if (p[i + 1] !== '?') { extra.push(0); out += '('; i++; continue; }
+      if (p[i + 1] !== '?') { outer.push(extra); extra = 0; out += '('; i++; continue; }
       const rest = p.slice(i + 2);
       let m: RegExpMatchArray | null;
       if ((m = /^P?<([A-Za-z0-9_]+)>/.exec(rest)) !== null) {
-        const name = m[1]!;
+        const name = m[1] ?? fail('group name missing');
         if (/^[0-9]/.test(name)) fail(`group name "${name}" starts with a digit, which JavaScript does not accept`);
         out += `(?<${name}>`;
-        extra.push(0);
+        outer.push(extra);
+        extra = 0;
         i += 2 + m[0].length;
         continue;
       }
@@ -80,12 +82,13 @@ function translate(p: string): string {
         if (m[2] !== undefined && off === '') fail('missing flags after "-"');
         if (m[3] === ':') {
           out += `(?${flags}:`;
-          extra.push(0);
+          outer.push(extra);
+          extra = 0;
         } else {
           // (?i) applies to the rest of the enclosing group: JS only has the (?i:...) form.
           if (flags === '') fail('empty flag group "(?)"');
           out += `(?${flags}:`;
-          extra[extra.length - 1]!++;
+          extra++;
         }
         i += 2 + m[0].length;
         continue;
@@ -93,8 +96,10 @@ function translate(p: string): string {
       fail('unsupported group syntax "(?"');
     }
     if (c === ')') {
-      if (extra.length === 1) fail('unexpected )');
-      out += ')'.repeat(extra.pop()!) + ')';
+      const up = outer.pop();
+      if (up === undefined) return fail('unexpected )');
+      out += ')'.repeat(extra) + ')';
+      extra = up;
       i++;
       continue;
     }
@@ -117,8 +122,8 @@ function translate(p: string): string {
     out += c;
     i++;
   }
-  if (extra.length !== 1) fail('missing closing )');
-  return out + ')'.repeat(extra[0]!);
+  if (outer.length !== 0) fail('missing closing )');
+  return out + ')'.repeat(extra);
 }
 
 function escapeLength(p: string, i: number): number {
@@ -172,7 +177,7 @@ function classEnd(p: string, start: number, fail: (why: string) => never): numbe
   if (p[i] === '^') i++;
   if (p[i] === ']') i++; // a leading ] is a literal in Go
   while (i < p.length) {
-    const c = p[i]!;
+    const c = p.charAt(i);
     if (c === '\\') { i += escapeLength(p, i); continue; }
     if (c === '[' && p[i + 1] === ':') {
       const close = p.indexOf(':]', i + 2);
@@ -191,7 +196,7 @@ function translateClass(p: string, start: number, end: number, fail: (why: strin
   if (p[i] === ']') { out += '\\]'; i++; }
   if (i === end) fail('empty character class');
   while (i < end) {
-    const c = p[i]!;
+    const c = p.charAt(i);
     if (c === '\\') {
       out += escape(p, i, true, fail);
       i += escapeLength(p, i);

@@ -97,7 +97,8 @@ function evalPipe(p: Pipeline, dot: Value, root: Value): Value {
 }
 
 function evalCommand(c: Command, p: Pipeline, dot: Value, root: Value, final: Value | undefined): Value {
-  const first = c.args[0]!;
+  const first = c.args[0];
+  if (first === undefined) fail(p, 'missing value for command'); // the parser refuses an empty command
   const rest = c.args.slice(1).map((a) => evalArg(a, p, dot, root));
   if (final !== undefined) rest.push(final);
   switch (first.kind) {
@@ -132,8 +133,7 @@ function evalArg(a: Arg, p: Pipeline, dot: Value, root: Value): Value {
 function walkChain(v: Value, chain: readonly string[], p: Pipeline, args: readonly Value[]): Value {
   if (chain.length === 0 && args.length > 0) fail(p, "can't give argument to non-function .");
   let cur = v;
-  for (let i = 0; i < chain.length; i++) {
-    const name = chain[i]!;
+  for (const [i, name] of chain.entries()) {
     const last = i === chain.length - 1;
     if (isObject(cur)) {
       const f = cur.field(name);
@@ -180,16 +180,17 @@ function callFunction(name: string, args: readonly Value[], p: Pipeline): Value 
 }
 
 function index(args: readonly Value[], p: Pipeline): Value {
-  if (args.length === 0) fail(p, 'wrong number of args for index: want at least 1 got 0');
-  let cur = args[0]!;
+  let cur = args[0];
+  if (cur === undefined) fail(p, 'wrong number of args for index: want at least 1 got 0');
   for (const key of args.slice(1)) {
     if (cur === NO_VALUE) fail(p, 'error calling index: index of untyped nil');
     if (Array.isArray(cur)) {
       const list = cur as readonly Value[];
       const n = typeof key === 'number' && Number.isInteger(key) ? key : typeof key === 'bigint' ? Number(key) : NaN;
       if (Number.isNaN(n)) fail(p, `error calling index: cannot index slice/array with type ${goTypeOf(key)}`);
-      if (n < 0 || n >= list.length) fail(p, `error calling index: index out of range: ${n}`);
-      cur = list[n]!;
+      const item = list[n]; // undefined below 0 and past the end
+      if (item === undefined) fail(p, `error calling index: index out of range: ${n}`);
+      cur = item;
     } else if (cur instanceof Map) {
       if (typeof key !== 'string') fail(p, `error calling index: value has type ${goTypeOf(key)}; should be string`);
       // A missing key gives the map's zero value, unlike the .Field form.

@@ -96,7 +96,8 @@ class ActionParser {
 
   pipeline(): Pipeline {
     const pipe = this.pipe();
-    if (this.at < this.toks.length) throw new TemplateSyntaxError(`unexpected "${tokText(this.toks[this.at]!)}" in action`);
+    const extra = this.toks[this.at];
+    if (extra !== undefined) throw new TemplateSyntaxError(`unexpected "${tokText(extra)}" in action`);
     return pipe;
   }
 
@@ -123,7 +124,8 @@ class ActionParser {
   }
 
   private operand(): Arg {
-    const t = this.toks[this.at++]!;
+    const t = this.toks[this.at++];
+    if (t === undefined) throw new TemplateSyntaxError('missing value for command'); // pipe() checks first
     switch (t.t) {
       case 'field': return { kind: 'field', chain: t.chain };
       case 'dot': return { kind: 'dot' };
@@ -172,7 +174,7 @@ function lexAction(s: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
   while (i < s.length) {
-    const c = s[i]!;
+    const c = s.charAt(i);
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') { i++; continue; }
     const glued = i > 0 && s[i - 1] === ')';
     if (c === '(' || c === ')' || c === '|') { out.push({ t: c }); i++; continue; }

@@ -23,8 +23,8 @@ interface Token { text: string; quoted: boolean }
 /** Parses one record; throws RRSyntaxError with the reason. */
 export function parseRR(text: string): RR {
   const toks = tokenize(text);
-  if (toks.length === 0) throw new RRSyntaxError('empty resource record');
-  const owner = toks[0]!;
+  const [owner] = toks;
+  if (owner === undefined) throw new RRSyntaxError('empty resource record');
   if (owner.quoted) throw new RRSyntaxError(`bad owner name "${owner.text}"`);
   const name = domainName(owner.text, 'owner name');
   let ttl: number | null = null;
@@ -32,7 +32,8 @@ export function parseRR(text: string): RR {
   let i = 1;
   let type: string | undefined;
   for (; i < toks.length && type === undefined; i++) {
-    const t = toks[i]!.text;
+    const t = toks[i]?.text;
+    if (t === undefined) break; // i < toks.length: cannot happen
     const asTtl: number | null = ttl === null ? parseTtl(t) : null;
     if (asTtl !== null) { ttl = asTtl; continue; }
     const c: number | undefined = cls === null ? classCode(t) : undefined;
@@ -56,9 +57,14 @@ export function parseRR(text: string): RR {
 function rdataOf(type: string, f: Token[]): unknown {
   const want = (n: number): void => {
     if (f.length < n) throw new RRSyntaxError(`${type}: missing rdata (want ${n} fields, got ${f.length})`);
-    if (f.length > n && type !== 'TXT') throw new RRSyntaxError(`${type}: extra text "${f[n]!.text}" after rdata`);
+    const extra = f[n];
+    if (extra !== undefined && type !== 'TXT') throw new RRSyntaxError(`${type}: extra text "${extra.text}" after rdata`);
   };
-  const t = (k: number): string => f[k]!.text;
+  const t = (k: number): string => {
+    const tok = f[k];
+    if (tok === undefined) throw new RRSyntaxError(`${type}: missing rdata field ${k + 1}`); // want() ran first
+    return tok.text;
+  };
   switch (type) {
     case 'A':
       want(1);
@@ -103,7 +109,7 @@ function tokenize(text: string): Token[] {
   let depth = 0;
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (c === ' ' || c === '\t' || c === '\r') { i++; continue; }
     if (c === '\n') {
       if (depth === 0 && out.length > 0 && text.slice(i).trim() !== '') throw new RRSyntaxError('more than one record (newline outside parentheses)');
@@ -122,7 +128,7 @@ function tokenize(text: string): Token[] {
       let j = i + 1;
       let s = '';
       for (; j < text.length && text[j] !== '"'; j++) {
-        if (text[j] === '\\' && j + 1 < text.length) { s += text[j]! + text[j + 1]!; j++; } else s += text[j]!;
+        if (text[j] === '\\' && j + 1 < text.length) { s += text.charAt(j) + text.charAt(j + 1); j++; } else s += text.charAt(j);
       }
       if (j >= text.length) throw new RRSyntaxError('unterminated quoted string');
       out.push({ text: s, quoted: true });
@@ -131,8 +137,8 @@ function tokenize(text: string): Token[] {
     }
     let j = i;
     let s = '';
-    while (j < text.length && !' \t\r\n;()"'.includes(text[j]!)) {
-      if (text[j] === '\\' && j + 1 < text.length) { s += text[j]! + text[j + 1]!; j += 2; } else { s += text[j]!; j++; }
+    while (j < text.length && !' \t\r\n;()"'.includes(text.charAt(j))) {
+      if (text[j] === '\\' && j + 1 < text.length) { s += text.charAt(j) + text.charAt(j + 1); j += 2; } else { s += text.charAt(j); j++; }
     }
     out.push({ text: s, quoted: false });
     i = j;
@@ -160,8 +166,8 @@ function splitLabels(n: string): string[] {
   const out: string[] = [];
   let cur = '';
   for (let i = 0; i < n.length; i++) {
-    const c = n[i]!;
-    if (c === '\\' && i + 1 < n.length) { cur += c + n[i + 1]!; i++; continue; }
+    const c = n.charAt(i);
+    if (c === '\\' && i + 1 < n.length) { cur += c + n.charAt(i + 1); i++; continue; }
     if (c === '.') { out.push(cur); cur = ''; continue; }
     cur += c;
   }
@@ -183,11 +189,11 @@ function labelLength(label: string): number {
 function characterString(s: string): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
+    const c = s.charAt(i);
     if (c === '\\' && i + 1 < s.length) {
       const d = s.slice(i + 1, i + 4);
       if (/^\d{3}$/.test(d) && Number(d) < 256) { bytes.push(Number(d)); i += 3; continue; }
-      bytes.push(...Buffer.from(s[i + 1]!));
+      bytes.push(...Buffer.from(s.charAt(i + 1)));
       i++;
       continue;
     }
@@ -211,7 +217,8 @@ function parseTtl(s: string): number | null {
   if (!/^(\d+[smhdw])+$/i.test(s)) return null;
   const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
   let total = 0;
-  for (const m of s.toLowerCase().matchAll(/(\d+)([smhdw])/g)) total += Number(m[1]) * unit[m[2]!]!;
+  // The test above admits only these units; an unknown one would make the total NaN, which is refused below.
+  for (const [, count, u] of s.toLowerCase().matchAll(/(\d+)([smhdw])/g)) total += Number(count) * (unit[u ?? ''] ?? NaN);
   return total < 2 ** 32 ? total : null;
 }
 

@@ -121,8 +121,8 @@ function literalType(skeleton: string): string | null {
   const toks = skeleton.replace(/[()]/g, ' ').split(/\s+/).filter((x) => x !== '');
   let i = 1;
   for (let seen = 0; i < toks.length && seen < 2; i++, seen++) {
-    const tok = toks[i]!;
-    if (tok.includes('\u0000')) return null;
+    const tok = toks[i];
+    if (tok === undefined || tok.includes('\u0000')) return null;
     if (/^\d+$/.test(tok) || (classCode(tok) !== undefined && typeCode(tok) === undefined)) continue;
     break;
   }

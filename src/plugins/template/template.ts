@@ -177,8 +177,7 @@ function failure(error?: Error): Reply {
 function longestZone(lname: string, zones: readonly string[]): number {
   let best = -1;
   let bestLength = -1;
-  for (let i = 0; i < zones.length; i++) {
-    const z = zones[i]!;
+  for (const [i, z] of zones.entries()) {
     if (z.length > bestLength && isSubdomain(lname, z)) { best = i; bestLength = z.length; }
   }
   return best;
