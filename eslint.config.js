@@ -33,8 +33,6 @@ export default tseslint.config(
       '@stylistic/keyword-spacing': 'error',
       '@stylistic/space-before-blocks': 'error',
       '@stylistic/arrow-spacing': 'error',
-      '@stylistic/object-curly-spacing': ['error', 'always'],
-      '@stylistic/array-bracket-spacing': ['error', 'never'],
       '@stylistic/space-in-parens': ['error', 'never'],
       '@stylistic/block-spacing': 'error',
       '@stylistic/key-spacing': 'error',

@@ -211,33 +211,33 @@ old.example:53 {
 
   // Mocha runs a describe's own tests before its nested ones: these come last on purpose.
   describe('after the checks', () => {
-  it('the upstreams were really asked with EDNS', () => {
-    expect(ednsUp.queries.some((q) => q.ednsSize !== null)).to.equal(true);
-    expect(plainUp.queries.some((q) => q.ednsSize !== null)).to.equal(true);
-  });
+    it('the upstreams were really asked with EDNS', () => {
+      expect(ednsUp.queries.some((q) => q.ednsSize !== null)).to.equal(true);
+      expect(plainUp.queries.some((q) => q.ednsSize !== null)).to.equal(true);
+    });
 
-  it('serve_stale answers (refreshed and stale) carry our OPT, never the upstream\'s', async () => {
-    const s = await startCorefile(`.:53 {\n    cache 30 {\n        serve_stale 1h verify\n    }\n    forward . ${ednsUp.hostPort}\n}\n`);
-    shared.servers.push(s);
-    const cache = s.server.currentBlocks()[0]?.plugins.find((p) => p.name === 'cache');
-    if (!(cache instanceof CachePlugin)) throw new Error('the block has no cache plugin');
-    let now = 1_000_000;
-    cache.now = () => now;
-    const c: Check = { name: 'stale', ask: { edns: v0({ flags: DO }), proto: 'udp' }, rcode: 0, answered: true, do: true };
-    for (const proto of ['udp', 'tcp'] as const) {
-      const name = `stale-${proto}.fwd.example`;
-      const ask = { ...c, ask: { ...c.ask, proto } };
-      verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} first`);
-      now += 3_600_000; // expired: verify asks the upstream again and relays its fresh answer
-      verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} stale, refreshed`);
-      ednsUp.set({ silent: true });
-      now += 3_600_000 - 60_000;
-      try {
-        verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} stale, served`);
-      } finally {
-        ednsUp.set({ silent: false });
+    it('serve_stale answers (refreshed and stale) carry our OPT, never the upstream\'s', async () => {
+      const s = await startCorefile(`.:53 {\n    cache 30 {\n        serve_stale 1h verify\n    }\n    forward . ${ednsUp.hostPort}\n}\n`);
+      shared.servers.push(s);
+      const cache = s.server.currentBlocks()[0]?.plugins.find((p) => p.name === 'cache');
+      if (!(cache instanceof CachePlugin)) throw new Error('the block has no cache plugin');
+      let now = 1_000_000;
+      cache.now = () => now;
+      const c: Check = { name: 'stale', ask: { edns: v0({ flags: DO }), proto: 'udp' }, rcode: 0, answered: true, do: true };
+      for (const proto of ['udp', 'tcp'] as const) {
+        const name = `stale-${proto}.fwd.example`;
+        const ask = { ...c, ask: { ...c.ask, proto } };
+        verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} first`);
+        now += 3_600_000; // expired: verify asks the upstream again and relays its fresh answer
+        verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} stale, refreshed`);
+        ednsUp.set({ silent: true });
+        now += 3_600_000 - 60_000;
+        try {
+          verify(ask, await send(s.port, query(name, 'SOA', ask.ask), proto), name, 'SOA', `${proto} stale, served`);
+        } finally {
+          ednsUp.set({ silent: false });
+        }
       }
-    }
-  });
+    });
   });
 });

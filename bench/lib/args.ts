@@ -3,4 +3,3 @@ export function numberFlag(name: string, def: number, argv = process.argv.slice(
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;
 }
-

@@ -86,4 +86,3 @@ export async function syncAtScale(o: ScaleOptions): Promise<ScaleResult> {
   rmSync(dir, { recursive: true, force: true });
   return { loadMs, syncMs, rss, rssEnd, eventMedianMs: median(delays), eventP99Ms: p99, eventMaxMs: delays[delays.length - 1]! };
 }
-

@@ -738,4 +738,3 @@ export class FakeKubeApi {
     this.sendRaw(res, code, JSON.stringify(statusObject(code, message, reason, details)), headers);
   }
 }
-

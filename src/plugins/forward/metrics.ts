@@ -19,7 +19,7 @@ export class Histogram {
   observe(v: number): void {
     this.sum += v;
     this.count++;
-    for (let i = 0; i < this.bounds.length; i++) if (v <= this.bounds[i]!) this.counts[i]!++;
+    for (const [i, bound] of this.bounds.entries()) if (v <= bound) this.counts[i] = (this.counts[i] ?? 0) + 1;
   }
 }
 

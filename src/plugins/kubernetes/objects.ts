@@ -59,8 +59,8 @@ export interface PodRecord { namespace: string; name: string; ips: string[] }
 
 export type RecordOf<K extends Kind> =
   K extends 'services' ? ServiceRecord :
-  K extends 'endpointslices' ? SliceRecord :
-  K extends 'namespaces' ? NamespaceRecord : PodRecord;
+    K extends 'endpointslices' ? SliceRecord :
+    K extends 'namespaces' ? NamespaceRecord : PodRecord;
 
 /** Where the sync sources (API watch, manifest files) deliver records. */
 export interface StoreSink {
