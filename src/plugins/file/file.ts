@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, statSync } from 'node:fs';
+import { Periodic } from '../periodic.js';
 import { readFile, stat } from 'node:fs/promises';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { isSubdomain } from '../../dns/names.js';
@@ -65,11 +66,12 @@ export class FilePlugin implements Plugin {
   private zones = new Map<string, Zone>();
   private text: string | null = null;
   private mtimeMs = -1;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly poll: Periodic;
   private checking = false;
   private lastProblem = '';
 
   constructor(readonly opts: FileOptions, private readonly resolve: SetupContext['resolve'], initial: ReturnType<typeof loadZonesSync>) {
+    this.poll = new Periodic(opts.reloadMs, () => this.check());
     if (initial !== null) {
       this.text = initial.text;
       this.mtimeMs = initial.mtimeMs;
@@ -88,15 +90,11 @@ export class FilePlugin implements Plugin {
   }
 
   start(): void {
-    if (this.opts.reloadMs > 0 && this.timer === null) {
-      this.timer = setInterval(() => { void this.check(); }, this.opts.reloadMs);
-      this.timer.unref();
-    }
+    this.poll.start();
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.poll.stop();
   }
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {

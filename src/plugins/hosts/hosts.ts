@@ -1,5 +1,6 @@
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { Periodic } from '../periodic.js';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { canonicalIP, isValidName, nameKey, reverseName } from '../../dns/names.js';
 import { failure, records, type Reply, type RR } from '../../dns/reply.js';
@@ -68,12 +69,13 @@ export class HostsPlugin implements Plugin {
   private fileLines: HostLine[] = [];
   private mtimeMs = -1;
   private size = -1;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly poll: Periodic;
   private checking = false;
   /** Date.now() of the last (re)load, for metrics. */
   reloadedAt = 0;
 
   constructor(readonly opts: HostsOptions) {
+    this.poll = new Periodic(opts.reloadMs, () => this.check());
     this.table = this.build();
   }
 
@@ -84,15 +86,11 @@ export class HostsPlugin implements Plugin {
 
   start(): void {
     this.loadSync();
-    if (this.opts.reloadMs > 0 && this.timer === null) {
-      this.timer = setInterval(() => { void this.check(); }, this.opts.reloadMs);
-      this.timer.unref();
-    }
+    this.poll.start();
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.poll.stop();
   }
 
   serve(req: Request, next: Handler): Reply | Promise<Reply> {
