@@ -66,9 +66,9 @@ async function main(): Promise<void> {
     await ns.start();
     const node = [process.execPath, 'dist/src/cli.js'];
     const upstream = ns.spawn(['taskset', '-c', '1', ...node, '--conf', '/etc/bench/upstream.Corefile']);
-    if (!(await until(() => upstream.output().includes('msg=serving'), 60_000))) throw new Error(`upstream: ${upstream.output()}`);
+    if (!(await until(() => upstream.output().includes('serving conf='), 60_000))) throw new Error(`upstream: ${upstream.output()}`);
     const nl = ns.spawn(['taskset', '-c', '0', ...node, 'node-local', ...args], { KUBE_DNS_UPSTREAM_SERVICE_HOST: '127.0.0.2' });
-    if (!(await until(() => nl.output().includes('msg=serving'), 60_000))) throw new Error(`node-local: ${nl.output()}`);
+    if (!(await until(() => nl.output().includes('serving conf='), 60_000))) throw new Error(`node-local: ${nl.output()}`);
     await new Promise((r) => setTimeout(r, 3000));
     const pid = nl.child.pid!;
     const idle = memory(pid);

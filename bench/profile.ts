@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const qfile = join(dir, 'q.txt');
   writeFileSync(qfile, cache ? Array.from({ length: 100 }, (_, i) => `host${i}.example.test A`).join('\n') + '\n' : queryFile(svcs));
   const profDir = join(dir, 'prof');
-  const cd = await startPinned('0', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, 'dist/src/cli.js', '--conf', join(dir, 'Corefile')], 'msg=serving');
+  const cd = await startPinned('0', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, 'dist/src/cli.js', '--conf', join(dir, 'Corefile')], 'serving conf=');
   await dnsperf({ port, file: qfile, seconds: 1, clients: 4, outstanding: 50, core: '1' });
   const c0 = cpuSeconds(cd.pid!);
   const r = await dnsperf({ port, file: qfile, seconds, clients: 8, outstanding: 200, core: '1' });

@@ -118,10 +118,10 @@ miss.test:${cdPort} {
   const knot = await startPinned(SERVER_CORE, 'knotd', ['-c', knotConf], 'server started');
   targets.push({ name: 'knotd', port: knotPort, proc: knot, tcp: true, file: qfile });
   const t0 = Date.now();
-  const cd = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', corefile], 'msg=serving', 60_000);
+  const cd = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', corefile], 'serving conf=', 60_000);
   const syncMs = Date.now() - t0;
   targets.push({ name: 'clusterdns', port: cdPort, proc: cd, tcp: true, file: qfile });
-  const pl = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', pluginsCorefile], 'msg=serving', 60_000);
+  const pl = await startPinned(SERVER_CORE, process.execPath, ['dist/src/cli.js', '--conf', pluginsCorefile], 'serving conf=', 60_000);
   targets.push({ name: 'clusterdns-plugins', port: plPort, proc: pl, tcp: false, file: qfile });
   const echoPort = await freePort();
   const echo = await startPinned(SERVER_CORE, process.execPath, ['--import', 'tsx', 'bench/echo-server.ts', String(echoPort)], 'echo ready');
@@ -206,7 +206,7 @@ miss.test:${cdPort} {
     const base: number[] = [];
     for (const workers of [1, 2]) {
       const args = ['dist/src/cli.js', '--conf', corefile, ...(workers > 1 ? ['--workers', String(workers)] : [])];
-      const p = await startPinned('0-' + String(cpus().length - 1), process.execPath, args, workers > 1 ? 'started workers' : 'msg=serving', 60_000);
+      const p = await startPinned('0-' + String(cpus().length - 1), process.execPath, args, workers > 1 ? 'started workers' : 'serving conf=', 60_000);
       await new Promise((r) => setTimeout(r, workers > 1 ? 3000 : 500));
       const qs: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
