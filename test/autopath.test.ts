@@ -3,6 +3,7 @@
 // path is demo.svc.cluster.local, svc.cluster.local, cluster.local; names
 // outside the cluster go to an upstream the test runs on loopback.
 
+import { expectRefused } from './support/refuse.js';
 import { expect } from 'chai';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -10,9 +11,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
-import { createServer } from '../src/app.js';
-import { CorefileError } from '../src/corefile/errors.js';
-import { parseCorefile } from '../src/corefile/parse.js';
 import { setLogSink } from '../src/log.js';
 import { queryBytes, rcodeOf, rrLines } from './support/dns.js';
 import { ask, CLUSTER, expectNx, removeDir, start, writeCluster } from './support/kubernetes-fixtures.js';
@@ -185,13 +183,7 @@ ${Z} {
   });
 
   describe('configuration', () => {
-    const refuse = (text: string, reason: RegExp, line: number): void => {
-      let err: unknown;
-      try { createServer(parseCorefile(text, { file: 'Corefile' })); } catch (e) { err = e; }
-      expect(err).to.be.instanceOf(CorefileError);
-      expect((err as CorefileError).reason).to.match(reason);
-      expect((err as CorefileError).line).to.equal(line);
-    };
+    const refuse = expectRefused;
 
     it('refuses @kubernetes without "pods verified", naming the kubernetes block and why', () => {
       refuse(`.:53 {\n  autopath @kubernetes\n  kubernetes ${Z} {\n    pods insecure\n  }\n}\n`,

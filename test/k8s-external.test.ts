@@ -3,10 +3,8 @@
 // headless option, fallthrough, and a live LoadBalancer update through the
 // test API server.
 
+import { expectRefused } from './support/refuse.js';
 import { expect } from 'chai';
-import { createServer } from '../src/app.js';
-import { CorefileError } from '../src/corefile/errors.js';
-import { parseCorefile } from '../src/corefile/parse.js';
 import { setLogSink } from '../src/log.js';
 import { toService } from '../src/plugins/kubernetes/objects.js';
 import { FakeKubeApi, namespace, service } from './support/kube-api.js';
@@ -194,13 +192,7 @@ describe('k8s_external', function () {
   });
 
   describe('configuration', () => {
-    const refuse = (text: string, reason: RegExp, line: number): void => {
-      let err: unknown;
-      try { createServer(parseCorefile(text, { file: 'Corefile' })); } catch (e) { err = e; }
-      expect(err).to.be.instanceOf(CorefileError);
-      expect((err as CorefileError).reason).to.match(reason);
-      expect((err as CorefileError).line).to.equal(line);
-    };
+    const refuse = expectRefused;
 
     it('refuses a block without kubernetes, a bad ttl or apex, unknown options', () => {
       refuse(`.:53 {\n  k8s_external ${X}\n  forward . 127.0.0.1\n}\n`, /needs a kubernetes plugin in this server block/, 2);
