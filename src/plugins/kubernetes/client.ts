@@ -1,6 +1,8 @@
-// The one place clusterdns imports @kubernetes/client-node from. Only what
-// the API source uses crosses this boundary, so the build can bundle it
-// tree-shaken into a chunk of its own (see build.mjs), and api-source.ts loads it
-// with import() only when an API source starts: manifests mode and the
-// other plugins never load the Kubernetes client at all.
-export { KubeConfig } from '@kubernetes/client-node';
+// The one place clusterdns imports @kubernetes/client-node from: KubeConfig
+// (kubeconfig files, in-cluster config, auth providers, TLS and proxy options
+// for node:https), from its own module rather than the package index, which
+// would pull in every API group, the WebSocket and tar code with it.
+// api-source.ts loads this with import() only when an API source starts, so
+// manifests mode never loads the client; the build gives it a chunk of its
+// own (see build.mjs).
+export { KubeConfig } from '@kubernetes/client-node/dist/config.js';
