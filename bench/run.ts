@@ -1,11 +1,12 @@
 // Query-path benchmark: clusterdns against knotd (C, authoritative), dnsmasq and a bare Node
 // echo server, same records, same query file, dnsperf on the other core. Prints figures only.
 //
-//   npm run bench [-- --services 1000 --seconds 5 --rounds 3 --quick --no-scale --no-multicore]
+//   npm run bench [-- --services 1000 --seconds 5 --rounds 3 --quick --no-scale --no-multicore --no-nodelocal]
 //
 // Ends with one table of the issue's targets: QPS against the echo server and knotd
 // (same run), idle RSS in API mode, 10k services / 100k endpoints sync time and RSS
-// (skipped by --no-scale), start to first answer on the embedded demo.
+// (skipped by --no-scale), start to first answer on the embedded demo, and node-local's
+// RSS with a warm cache and cache-hit QPS in a private network namespace (--no-nodelocal).
 //
 // Needs Debian packages: dnsperf, knot (knotd), dnsmasq-base, util-linux (taskset).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import type { ChildProcess } from 'node:child_process';
 import { numberFlag } from './lib/args.js';
 import { demoFirstAnswer, kubeadmIdleRss } from './lib/footprint.js';
 import { syncAtScale } from './lib/scale.js';
+import { nodeLocalFigures, nodeLocalUnavailable, type NodeLocalFigures } from './lib/nodelocal.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -227,6 +229,11 @@ miss.test:${cdPort} {
   for (let i = 0; i < n; i++) idle.push((await kubeadmIdleRss(process.execPath, `127.0.0.1:${knotPort}`)).rss);
   const scale = argv.includes('--no-scale') ? null : await syncAtScale({ services: 10_000, endpoints: 10, changes: 20 });
   await stopChild(knot);
+  // node-local (issue: RSS with a warm 10,000-entry cache, cache-hit QPS on the
+  // local IP), in a private network namespace; skipped where none can be made.
+  const nlWhy = argv.includes('--no-nodelocal') ? 'skipped (--no-nodelocal)' : nodeLocalUnavailable();
+  const nl: NodeLocalFigures[] = [];
+  if (nlWhy === null) for (let i = 0; i < n; i++) nl.push(await nodeLocalFigures(SECONDS));
 
   const fig = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
   const q = (key: string): number | undefined => row(key)?.qps;
@@ -240,6 +247,10 @@ miss.test:${cdPort} {
     ['10k services / 100k endpoints: synced', scale ? `${fig(scale.syncMs / 1000, 2)} s` : 'skipped', '<= 3 s', ''],
     ['10k services / 100k endpoints: RSS', scale ? `${fig(scale.rss, 0)} MB` : 'skipped', '<= 100 MB', ''],
     ['start to first answer, embedded demo', `${fig(median(demo), 0)} ms`, '<= 300 ms', demo.map((x) => x.toFixed(0)).join(', ')],
+    ['node-local RSS, warm cache of 10,000 names', nl.length ? `${fig(median(nl.map((f) => f.warm.rss)), 0)} MB` : nlWhy ?? '', '<= 50 MB',
+      nl.map((f) => `${f.warm.rss.toFixed(0)} (private ${f.warm.private.toFixed(0)})`).join(', ')],
+    ['node-local cache-hit UDP QPS on 169.254.20.10', nl.length ? fig(median(nl.map((f) => f.hitQps)), 0) : nlWhy ?? '', '',
+      nl.map((f) => f.hitQps.toFixed(0)).join(', ')],
   ];
   console.log(`\n# targets (Node ${process.version}; QPS medians of ${ROUNDS} rounds, same run)`);
   console.log('| figure | measured | target | detail |');
