@@ -1,10 +1,10 @@
 // process_* and nodejs_* metrics under the names (and help texts) that
 // prom-client's default metrics used, read at scrape time from
-// process.memoryUsage(), process.cpuUsage() and /proc/self: nothing here
-// loads a module. prom-client's defaults also loaded node:v8, perf_hooks and
-// cluster for heap-space, GC and event-loop percentile figures that no
-// dashboard or alert of ours reads; those are not exported (see the
-// prometheus plugin's README for the list).
+// process.memoryUsage(), process.cpuUsage(), /proc/self and (heap spaces)
+// node:v8, fetched at the first scrape, not imported. prom-client's defaults
+// also kept perf_hooks observers running for GC and event-loop percentile
+// figures, and read libuv handle lists, that no dashboard or alert of ours
+// reads; those are not exported (the prometheus plugin's README lists what is).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import type { FamilyDef } from './exposition.js';
@@ -46,6 +46,8 @@ export function processFamilies(): FamilyDef[] {
     gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', () => one(process.memoryUsage().heapTotal)),
     gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', () => one(process.memoryUsage().heapUsed)),
     gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', () => one(process.memoryUsage().external)),
+    ...HEAP_SPACE_FIGURES.map((figure) =>
+      gauge(`nodejs_heap_space_size_${figure}_bytes`, `Process heap space size ${figure} from Node.js in bytes.`, () => heapSpaces(figure))),
     gauge('nodejs_version_info', 'Node.js version info.', versionInfo, 'first'),
   );
   return out;
@@ -104,6 +106,19 @@ function activeResources(): Sample[] {
   const byType = new Map<string, number>();
   for (const t of process.getActiveResourcesInfo()) byType.set(t, (byType.get(t) ?? 0) + 1);
   return [...byType].map(([type, value]) => ({ labels: { type }, value }));
+}
+
+const HEAP_SPACE_FIGURES = ['total', 'used', 'available'] as const;
+
+/**
+ * V8's heap spaces ("new", "old", "code", ...). node:v8 is fetched when a
+ * scrape asks, not imported: a process that is never scraped does not load it.
+ */
+function heapSpaces(figure: typeof HEAP_SPACE_FIGURES[number]): Sample[] {
+  return process.getBuiltinModule('node:v8').getHeapSpaceStatistics().map((s) => ({
+    labels: { space: s.space_name.replace(/_space$/, '') },
+    value: figure === 'total' ? s.space_size : figure === 'used' ? s.space_used_size : s.space_available_size,
+  }));
 }
 
 function versionInfo(): Sample[] {
