@@ -77,7 +77,7 @@ await build({
   legalComments: 'linked',
   logLevel: 'warning',
   plugins: [builtinsViaRequire, kubeconfigOnly],
-  // CommonJS dependencies (prom-client, dns-packet, ...) and the plugin above
+  // CommonJS dependencies (dns-packet, js-yaml, ...) and the plugin above
   // call require() for Node's built-ins; an ESM bundle has no require of its own.
   banner: { js: "import { createRequire as __clusterdnsRequire } from 'node:module'; const require = __clusterdnsRequire(import.meta.url);" },
 });

@@ -1,5 +1,5 @@
-import cluster from 'node:cluster';
 import { log } from './log.js';
+import { isClusterWorker } from './metrics/cluster.js';
 
 /**
  * `--workers N`: N server processes on one machine. Node's cluster module
@@ -11,10 +11,12 @@ import { log } from './log.js';
  * replaced (the pod restarts, as with CoreDNS).
  */
 export function isWorker(): boolean {
-  return cluster.isWorker;
+  // Not cluster.isWorker: node:cluster is loaded only when --workers is used.
+  return isClusterWorker();
 }
 
 export async function runPrimary(workers: number): Promise<number> {
+  const { default: cluster } = await import('node:cluster');
   const procs = Array.from({ length: workers }, () => cluster.fork());
   log('info', 'server', 'started workers', { workers, pids: procs.map((w) => w.process.pid).join(',') });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR1'] as const) {

@@ -6,11 +6,10 @@
 // blocks, keeps the counters of instances a reload replaced, and hands the
 // families to the registry.
 
-import type { Aggregator } from 'prom-client';
 import type { Block } from '../server/build.js';
 import type { Plugin, PluginDefinition } from '../server/plugin.js';
 import { mergeSamples, sampleKey } from './dns.js';
-import { histogramSamples, type Labels, type MetricKind, type Sample } from './snapshot.js';
+import { histogramSamples, type Aggregator, type Labels, type MetricKind, type Sample } from './snapshot.js';
 
 /** `aggregator`: how values of several `--workers` processes combine (default sum). */
 export interface FamilySpec { help: string; type: MetricKind; aggregator?: Aggregator }

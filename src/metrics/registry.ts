@@ -1,85 +1,85 @@
-// The process's metrics: one prom-client Registry holding CoreDNS's DNS
-// metrics (computed from dns.ts's counters), the families plugins declare
-// and report (plugins.ts), build info, panics, reload failures and the
-// process/Node.js default metrics. One instance lives in Services, so it
-// outlives reloads: counters never go back to zero when the Corefile changes.
+// The process's metrics: one registry holding CoreDNS's DNS metrics
+// (computed from dns.ts's counters), the families plugins declare and report
+// (plugins.ts), build info, panics, reload failures and the process/Node.js
+// metrics. One instance lives in Services, so it outlives reloads: counters
+// never go back to zero when the Corefile changes.
 
-import client from 'prom-client';
 import type { Block } from '../server/build.js';
 import { DnsMetrics, mergeSamples, zoneLabel } from './dns.js';
+import { CONTENT_TYPE, FamilyRegistry, renderFamilies, type FamilySnapshot } from './exposition.js';
 import { PluginCollector, type MetricFamilies } from './plugins.js';
-import { SnapshotMetric, type Sample } from './snapshot.js';
+import { processFamilies } from './process.js';
+import type { Sample } from './snapshot.js';
 import { packageVersion, revision } from '../version.js';
 
+/** A counter the process bumps itself (not computed from elsewhere at scrape time). */
+export class Count {
+  value = 0;
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
 export class Metrics {
-  readonly registry = new client.Registry();
+  readonly registry = new FamilyRegistry();
   readonly dns = new DnsMetrics();
-  readonly reloadFailed: client.Counter;
+  readonly reloadFailed = new Count();
   private readonly plugins: PluginCollector;
+  /** Plugin families' samples, read once at the start of each scrape. */
   private families = new Map<string, Sample[]>();
   private processMetrics = false;
-  /** Plugin families were read during this turn of the event loop. */
-  private fresh = false;
 
   /** `pluginFamilies`: what the plugin definitions declare (registered up front, empty until a plugin reports). */
   constructor(private readonly blocks: () => readonly Block[], pluginFamilies: MetricFamilies = {}) {
     this.plugins = new PluginCollector(blocks, (b) => ({ server: serverLabels(b)[0] ?? '', zones: b.zones.map(zoneLabel).join(',') }));
-    const r = this.registry;
     const dns = this.dns;
-    new SnapshotMetric('coredns_dns_requests_total', 'Counter of DNS requests made per zone, protocol and family.', 'counter', () => dns.requestsTotal()).register(r);
-    new SnapshotMetric('coredns_dns_do_requests_total', 'Counter of DNS requests with DO bit set per zone.', 'counter', () => dns.doRequestsTotal()).register(r);
-    new SnapshotMetric('coredns_dns_request_duration_seconds', 'Histogram of the time (in seconds) each request took per zone.', 'histogram', () => dns.requestDuration('coredns_dns_request_duration_seconds')).register(r);
-    new SnapshotMetric('coredns_dns_request_size_bytes', 'Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.', 'histogram', () => dns.sizes('coredns_dns_request_size_bytes', 'request')).register(r);
-    new SnapshotMetric('coredns_dns_response_size_bytes', 'Size of the returned response in bytes.', 'histogram', () => dns.sizes('coredns_dns_response_size_bytes', 'response')).register(r);
-    new SnapshotMetric('coredns_dns_responses_total', 'Counter of response status codes.', 'counter', () => dns.responsesTotal()).register(r);
-    new SnapshotMetric('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => [{ labels: {}, value: dns.panics }]).register(r);
-    new SnapshotMetric('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled(), 'first').register(r);
-    for (const [name, spec] of Object.entries(pluginFamilies)) {
-      new SnapshotMetric(name, spec.help, spec.type, () => this.family(name), spec.aggregator).register(r);
+    const add = (name: string, help: string, type: FamilySnapshot['type'], read: () => Sample[], aggregator: FamilySnapshot['aggregator'] = 'sum'): void =>
+      this.registry.register({ name, help, type, aggregator, read });
+    add('coredns_dns_requests_total', 'Counter of DNS requests made per zone, protocol and family.', 'counter', () => dns.requestsTotal());
+    add('coredns_dns_do_requests_total', 'Counter of DNS requests with DO bit set per zone.', 'counter', () => dns.doRequestsTotal());
+    add('coredns_dns_request_duration_seconds', 'Histogram of the time (in seconds) each request took per zone.', 'histogram', () => dns.requestDuration('coredns_dns_request_duration_seconds'));
+    add('coredns_dns_request_size_bytes', 'Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.', 'histogram', () => dns.sizes('coredns_dns_request_size_bytes', 'request'));
+    add('coredns_dns_response_size_bytes', 'Size of the returned response in bytes.', 'histogram', () => dns.sizes('coredns_dns_response_size_bytes', 'response'));
+    add('coredns_dns_responses_total', 'Counter of response status codes.', 'counter', () => dns.responsesTotal());
+    add('coredns_panics_total', 'A metrics that counts the number of panics.', 'counter', () => [{ labels: {}, value: dns.panics }]);
+    add('coredns_plugin_enabled', 'A metric that indicates whether a plugin is enabled on per server and zone basis.', 'gauge', () => this.pluginEnabled(), 'first');
+    this.registerFamilies(pluginFamilies);
+    const build = { version: packageVersion(), revision: revision(), goversion: process.version };
+    add('coredns_build_info', "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.", 'gauge', () => [{ labels: build, value: 1 }], 'first');
+    add('coredns_reload_failed_total', 'Counter of the number of failed reload attempts.', 'counter', () => [{ labels: {}, value: this.reloadFailed.value }]);
+  }
+
+  /**
+   * Adds the plugin families not registered yet (a plugin definition that
+   * loads after start). A name registered again with the same help, type
+   * and aggregator is skipped; with a different one it throws.
+   */
+  registerFamilies(families: MetricFamilies): void {
+    for (const [name, spec] of Object.entries(families)) {
+      this.registry.register({ name, help: spec.help, type: spec.type, aggregator: spec.aggregator ?? 'sum', read: () => this.families.get(name) ?? [] });
     }
-    const build = new client.Gauge({
-      name: 'coredns_build_info',
-      help: "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
-      labelNames: ['version', 'revision', 'goversion'],
-      registers: [r],
-      aggregator: 'first',
-    });
-    build.set({ version: packageVersion(), revision: revision(), goversion: process.version }, 1);
-    this.reloadFailed = new client.Counter({
-      name: 'coredns_reload_failed_total',
-      help: 'Counter of the number of failed reload attempts.',
-      registers: [r],
-    });
   }
 
   /** Adds the process_* and nodejs_* metrics (once; only processes that export metrics pay for them). */
   enableProcessMetrics(): void {
     if (this.processMetrics) return;
     this.processMetrics = true;
-    client.collectDefaultMetrics({ register: this.registry });
+    for (const def of processFamilies()) this.registry.register(def);
+  }
+
+  /** Every family with its samples now: the plugins are walked once for all their families. */
+  collect(): FamilySnapshot[] {
+    this.families = this.plugins.collect();
+    return this.registry.collect();
   }
 
   /** The exposition text for a scrape. */
-  async render(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  /**
-   * One plugin family's samples. The registry calls every metric's get()
-   * in one synchronous sweep per scrape: the plugins are walked once for
-   * all families.
-   */
-  private family(name: string): Sample[] {
-    if (!this.fresh) {
-      this.families = this.plugins.collect();
-      this.fresh = true;
-      setImmediate(() => { this.fresh = false; });
-    }
-    return this.families.get(name) ?? [];
+  render(): string {
+    return renderFamilies(this.collect());
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return CONTENT_TYPE;
   }
 
   private pluginEnabled(): Sample[] {

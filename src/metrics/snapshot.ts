@@ -1,11 +1,8 @@
-// A metric whose samples are computed at scrape time from plain numbers the
-// hot path keeps (see dns.ts) or that other plugins expose. prom-client's
-// own Counter/Histogram hash their label set on every inc()/observe(), which
-// costs more per query than everything else the `prometheus` plugin does;
-// here the query path only bumps array slots and the label objects are
-// built when someone scrapes.
-
-import type { Aggregator, Registry } from 'prom-client';
+// Samples computed at scrape time from plain numbers the hot path keeps (see
+// dns.ts) or that plugins expose. A labelled client-library Counter hashes
+// its label set on every inc(), which would cost more per query than
+// everything else the `prometheus` plugin does; here the query path only
+// bumps array slots and label objects are built when someone scrapes.
 
 export type Labels = Record<string, string>;
 
@@ -19,46 +16,11 @@ export interface Sample {
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 
 /**
- * What prom-client's Registry does with a metric at run time
- * (lib/registry.js): keys it by its `name`, calls get() on a scrape and reset()
- * on resetMetrics(). Its .d.ts lists only its own classes, whose get() even
- * claims a numeric `type` that the formatter would print as a number; a
- * method's parameter is checked in both directions, so the real Registry
- * is assignable to this narrower, truthful view and needs no cast.
+ * How the values of several `--workers` processes combine into one series
+ * (per family): summed, the first worker's, the lowest, highest or mean, or
+ * left out (a per-process fact such as the start time).
  */
-interface ScrapeRegistry {
-  registerMetric(metric: { get(): Promise<unknown>; reset(): void }): void;
-}
-
-/**
- * Registered in a prom-client Registry like any metric: the registry calls
- * get() on every scrape and formats what it returns.
- */
-export class SnapshotMetric {
-  readonly labelNames: string[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: MetricKind,
-    private readonly read: () => Sample[],
-    /** How `--workers` processes' values combine (prom-client's AggregatorRegistry). */
-    readonly aggregator: Aggregator = 'sum',
-  ) {}
-
-  async get(): Promise<{ name: string; help: string; type: MetricKind; aggregator: string; values: Sample[] }> {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() };
-  }
-
-  /** Registry.resetMetrics() calls this; the numbers belong to their owners. */
-  reset(): void {}
-
-  register(registry: Registry): this {
-    const scrape: ScrapeRegistry = registry;
-    scrape.registerMetric(this);
-    return this;
-  }
-}
+export type Aggregator = 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit';
 
 /**
  * Samples of one histogram series. `counts` holds per-bucket (not

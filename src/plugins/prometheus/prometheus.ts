@@ -41,11 +41,10 @@ export class PrometheusPlugin implements Plugin {
     const { host, port } = this.opts;
     this.metrics.enableProcessMetrics();
     // A `--workers` process: the primary serves /metrics, summed over all workers.
-    if (exportToPrimary(this.metrics.registry)) return;
+    if (exportToPrimary(() => this.metrics.collect())) return;
     try {
-      await this.http.serve(host, port, '/metrics', this, async (_req, res) => {
-        const body = await this.metrics.render();
-        reply(res, 200, body, this.metrics.contentType);
+      await this.http.serve(host, port, '/metrics', this, (_req, res) => {
+        reply(res, 200, this.metrics.render(), this.metrics.contentType);
       });
     } catch (err) {
       throw new Error(`prometheus: cannot listen on ${host || '*'}:${port}: ${(err as Error).message}`);
