@@ -2,12 +2,13 @@
 // split out of a list body however the body is cut into chunks.
 
 import { expect } from 'chai';
-import { ListSplitter } from '../src/plugins/kubernetes/jsonlist.js';
+import { ListSplitter, WHOLE_BODY_BYTES } from '../src/plugins/kubernetes/jsonlist.js';
 
-function split(body: string | Buffer, cuts: (len: number) => number[]): { items: unknown[]; envelope: Record<string, unknown>; sawItems: boolean } {
+/** `wholeBodyBytes` 0: every byte goes through the scan (the splitter's default parses small bodies whole). */
+function split(body: string | Buffer, cuts: (len: number) => number[], wholeBodyBytes = 0): { items: unknown[]; envelope: Record<string, unknown>; sawItems: boolean } {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   const items: unknown[] = [];
-  const s = new ListSplitter((i) => items.push(i));
+  const s = new ListSplitter((i) => items.push(i), wholeBodyBytes);
   let at = 0;
   for (const c of [...cuts(buf.length), buf.length]) {
     if (c <= at) continue;
@@ -85,8 +86,19 @@ describe('kubernetes: streaming list reader', () => {
     for (const b of bad) expect(() => split(b, randomCuts(5)), b).to.throw();
   });
 
+  it('parses a body within wholeBodyBytes whole, and scans one that grows past it, with the same result', () => {
+    const items = Array.from({ length: 50 }, (_, i) => ({ metadata: { name: `svc-${i}`, note: 'a "quoted" \\ {brace}' }, spec: { ports: [i] } }));
+    const body = JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '42', continue: 'c' }, items });
+    const scanned = split(body, randomCuts(9));
+    for (const whole of [body.length, body.length - 1, 100, WHOLE_BODY_BYTES]) {
+      expect(split(body, randomCuts(9), whole), `wholeBodyBytes ${whole}`).to.deep.equal(scanned);
+    }
+    expect(scanned.items).to.deep.equal(items);
+    for (const bad of ['{"items":[{"a":1}', '[{"a":1}]', '{"items":[{"a":1}]} x']) expect(() => split(bad, whole, WHOLE_BODY_BYTES), bad).to.throw();
+  });
+
   it('passes on what the item handler throws', () => {
-    const s = new ListSplitter(() => { throw new Error('store says no'); });
+    const s = new ListSplitter(() => { throw new Error('store says no'); }, 0);
     expect(() => s.write(Buffer.from('{"items":[{"a":1}]}'))).to.throw('store says no');
   });
 });
