@@ -229,6 +229,8 @@ example.test {
     it('PTR negatives: unknown address NXDOMAIN, partial names NXDOMAIN, other types NODATA', async () => {
       await runCases(port, [
         nxCase('9.9.9.10.in-addr.arpa', 'PTR', SOA_V4),
+        // Same /24 as db's endpoints (the reverse index's key for IPv4) but no endpoint has it.
+        nxCase('99.1.1.10.in-addr.arpa', 'PTR', SOA_V4),
         nxCase('10.in-addr.arpa', 'PTR', SOA_V4),
         nxCase(reverseName('fd00::9')!, 'PTR', SOA_V6),
         nodataCase('1.0.96.10.in-addr.arpa', 'A', SOA_V4),

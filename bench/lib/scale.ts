@@ -9,10 +9,11 @@ import { performance } from 'node:perf_hooks';
 import { FakeKubeApi, endpointSlice, namespace, service } from '../../test/support/kube-api.js';
 import { queryBytes, udpRaw } from '../../test/support/dns.js';
 import { freePort } from '../../test/support/server.js';
-import { median, rssMB, stopChild } from './proc.js';
+import { cpuSeconds, median, rssMB, stopChild } from './proc.js';
 
-export interface ScaleOptions { services: number; endpoints: number; changes: number; node?: string }
-export interface ScaleResult { loadMs: number; syncMs: number; rss: number; rssEnd: number; eventMedianMs: number; eventP99Ms: number; eventMaxMs: number }
+/** nodeArgs: extra node flags for the child, e.g. --cpu-prof (bench/sync.ts --node-arg). */
+export interface ScaleOptions { services: number; endpoints: number; changes: number; node?: string; nodeArgs?: string[] }
+export interface ScaleResult { loadMs: number; syncMs: number; childCpu: number; apiCpu: number; rss: number; rssEnd: number; eventMedianMs: number; eventP99Ms: number; eventMaxMs: number }
 
 export const NAMESPACES = 100;
 const NS = NAMESPACES;
@@ -51,7 +52,8 @@ export async function syncAtScale(o: ScaleOptions): Promise<ScaleResult> {
 `);
 
   const start = performance.now();
-  const child = spawn(o.node ?? process.execPath, ['dist/src/cli.js', '--conf', join(dir, 'Corefile')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ownCpu0 = process.cpuUsage();
+  const child = spawn(o.node ?? process.execPath, [...(o.nodeArgs ?? []), 'dist/src/cli.js', '--conf', join(dir, 'Corefile')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 20000) err = err.slice(-10000); });
   const last = `svc${SERVICES - 1}.ns${(SERVICES - 1) % NS}.svc.cluster.local`;
@@ -63,6 +65,11 @@ export async function syncAtScale(o: ScaleOptions): Promise<ScaleResult> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const syncMs = performance.now() - start;
+  // CPU up to the synced answer: the child's (our server) and this process's (mostly the fake
+  // API serialising lists), to tell our cost from the fake API's on a 2-core machine.
+  const childCpu = cpuSeconds(child.pid!);
+  const own = process.cpuUsage(ownCpu0);
+  const apiCpu = (own.user + own.system) / 1e6;
   await new Promise((r) => setTimeout(r, 1000));
   const rss = rssMB(child.pid!);
 
@@ -84,5 +91,5 @@ export async function syncAtScale(o: ScaleOptions): Promise<ScaleResult> {
   await stopChild(child);
   await api.stop();
   rmSync(dir, { recursive: true, force: true });
-  return { loadMs, syncMs, rss, rssEnd, eventMedianMs: median(delays), eventP99Ms: p99, eventMaxMs: delays[delays.length - 1]! };
+  return { loadMs, syncMs, childCpu, apiCpu, rss, rssEnd, eventMedianMs: median(delays), eventP99Ms: p99, eventMaxMs: delays[delays.length - 1]! };
 }

@@ -52,7 +52,9 @@ interface ZoneReplies { soa: RR; nxdomain: RecordsReply; nodata: RecordsReply; s
 
 export class Answerer {
   /** Keyed "<qtype>/<lname>": the type has no "/", so the key is unambiguous. */
-  private memo = new LRUCache<string, Computed>({ max: MAX_MEMO });
+  // Bounded by maxSize (each entry counts 1), not `max`: with `max` lru-cache allocates its
+  // arrays for all 50,000 entries up front (~1.4 MB), also for a server asked a few names.
+  private memo = new LRUCache<string, Computed>({ maxSize: MAX_MEMO, sizeCalculation: () => 1 });
   private memoGen = -1;
   private zoneReplies = new Map<string, ZoneReplies>();
   private readonly negTtl: number;

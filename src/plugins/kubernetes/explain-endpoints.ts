@@ -7,6 +7,7 @@ import { QTYPE } from '../../dns/constants.js';
 import type { Asked } from './names.js';
 import type { PortRecord } from './objects.js';
 import { endpointLabel, type Service, type Slice } from './store.js';
+import { ipText } from './store-tables.js';
 
 export interface PortFacts extends PortRecord { used: boolean; why?: string }
 
@@ -48,7 +49,8 @@ export function explainEndpoints(
   const out = slices.map((s) => {
     const ports = s.ports.map((p) => portFacts(p, port, portQtype));
     const hasPort = ports.some((p) => p.used && p.name !== '') || (port === null && portQtype !== QTYPE.SRV);
-    const endpoints = s.ips.map((ip, i): EndpointFacts => {
+    const endpoints = s.ips.map((addr, i): EndpointFacts => {
+      const ip = ipText(addr);
       const ready = s.ready === null || s.ready[i] === true;
       const hostname = s.hostnames?.[i] ?? '';
       const podName = s.podNames?.[i] ?? '';

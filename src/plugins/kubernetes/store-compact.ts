@@ -1,10 +1,10 @@
 // The store's own compact form of the records a source hands over (the
 // records themselves are dropped): strings and port lists that recur are
-// shared, and a slice becomes one flat address array plus per-address
+// shared, and a slice becomes one flat address array (IPv4 as numbers) plus per-address
 // ready / hostname / pod name arrays only when some address needs them.
 
 import type { PodRecord, PortRecord, ServiceRecord, SliceRecord } from './objects.js';
-import { NONE, type Pod, type Service, type Slice } from './store-tables.js';
+import { NONE, type Pod, type Service, type Slice, type SliceIP, sliceIP } from './store-tables.js';
 
 /** Interning tables start over past this many distinct values (records keep theirs). */
 const MAX_INTERNED = 10_000;
@@ -33,14 +33,14 @@ export class Compactor {
     let n = 0;
     for (const ep of r.endpoints) n += ep.addresses.length;
     // The per-address arrays are made only once some address needs them.
-    const ips: string[] = n === 0 ? (NONE as never[]) : new Array<string>(n);
+    const ips: SliceIP[] = n === 0 ? (NONE as never[]) : new Array<SliceIP>(n);
     let ready: boolean[] | null = null;
     let hostnames: string[] | null = null;
     let podNames: string[] | null = null;
     let i = 0;
     for (const ep of r.endpoints) {
       for (const ip of ep.addresses) {
-        ips[i] = ip;
+        ips[i] = sliceIP(ip);
         if (!ep.ready) ready ??= new Array<boolean>(n).fill(true);
         if (ready !== null) ready[i] = ep.ready;
         if (ep.hostname !== '') hostnames ??= new Array<string>(n).fill('');

@@ -12,6 +12,54 @@ export type Service = Readonly<Omit<ServiceRecord, 'labels' | 'clusterIPs' | 'po
   readonly externalIPs: readonly string[];
 };
 
+/**
+ * An endpoint address as a slice keeps it: IPv4 as its 32-bit number, IPv6
+ * as its canonical text. At 100,000 endpoints a string per IPv4 address
+ * (and its string-table entry) is several MB; a number in a packed array is
+ * 4 or 8 bytes. ipText() gives the text back when an answer needs it.
+ */
+export type SliceIP = number | string;
+
+/** A canonical IPv4 address as its 32-bit number; anything else (IPv6, not canonical) as given. */
+export function sliceIP(ip: string): SliceIP {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i) - 48;
+    if (c >= 0 && c <= 9) {
+      // No leading zeros: only the canonical text maps to a number (and back to the same text).
+      if (digits > 0 && part === 0) return ip;
+      part = part * 10 + c;
+      if (++digits > 3 || part > 255) return ip;
+    } else if (c === -2 && digits > 0 && dots < 3) { // '.'
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return ip;
+    }
+  }
+  return dots === 3 && digits > 0 ? n * 256 + part : ip;
+}
+
+export function ipText(ip: SliceIP): string {
+  if (typeof ip === 'string') return ip;
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+}
+
+/**
+ * The reverse-index key an address is found under. IPv4 addresses share one
+ * key per /24 (a few hundred keys instead of one Map entry per endpoint; a
+ * lookup checks the few candidates' addresses); IPv6 addresses key exactly.
+ */
+export type IPKey = number | string;
+export function ipKey(ip: SliceIP): IPKey {
+  return typeof ip === 'number' ? ip >>> 8 : ip;
+}
+
 /** An EndpointSlice (or legacy Endpoints) as the store keeps it. */
 export interface Slice {
   readonly namespace: string;
@@ -19,7 +67,7 @@ export interface Slice {
   readonly service: string;
   readonly ports: readonly PortRecord[];
   /** Every address of every endpoint, in order. */
-  readonly ips: readonly string[];
+  readonly ips: readonly SliceIP[];
   /** Per address, its endpoint's readiness; null: all ready. */
   readonly ready: readonly boolean[] | null;
   /** Per address, its endpoint's hostname; null: none has one. */
@@ -69,14 +117,14 @@ export class ByNs<V> {
 /** A value of a one-or-more map: V itself, or V[] when there are several (most keys hold one). */
 export type Some<V> = V | V[];
 
-export function addTo<V extends object>(m: Map<string, Some<V>>, k: string, v: V): void {
+export function addTo<K, V extends object>(m: Map<K, Some<V>>, k: K, v: V): void {
   const cur = m.get(k);
   if (cur === undefined) m.set(k, v);
   else if (Array.isArray(cur)) { if (!cur.includes(v)) cur.push(v); }
   else if (cur !== v) m.set(k, [cur, v]);
 }
 
-export function removeFrom<V extends object>(m: Map<string, Some<V>>, k: string, v: V): void {
+export function removeFrom<K, V extends object>(m: Map<K, Some<V>>, k: K, v: V): void {
   const cur = m.get(k);
   if (cur === undefined) return;
   if (!Array.isArray(cur)) {
@@ -120,8 +168,8 @@ export function sameLabels(a: Record<string, string>, b: Record<string, string>)
 
 /** What a table needs to know about the records of one kind. */
 export interface TableKind<V extends { namespace: string; name: string }> {
-  /** The addresses the record is found under (reverse lookups). */
-  ips(v: V): readonly string[];
+  /** The keys of the addresses the record is found under (reverse lookups; may repeat). */
+  ipKeys(v: V): Iterable<IPKey>;
   /** The two records give the same answers. */
   same(a: V, b: V): boolean;
   /** The name of the group the record joins (a slice's service), if the kind has groups. */
@@ -129,27 +177,27 @@ export interface TableKind<V extends { namespace: string; name: string }> {
 }
 
 export const SERVICES: TableKind<Service> = {
-  ips: (s) => s.clusterIPs,
+  ipKeys: (s) => s.clusterIPs,
   same: (a, b) => a.kind === b.kind && a.externalName === b.externalName && a.publishNotReadyAddresses === b.publishNotReadyAddresses
     && sameList(a.clusterIPs, b.clusterIPs) && samePorts(a.ports, b.ports) && sameList(a.externalIPs, b.externalIPs),
 };
 
 export const SLICES: TableKind<Slice> = {
-  ips: (s) => s.ips,
+  ipKeys: (s) => s.ips.map(ipKey),
   same: (a, b) => a.service === b.service && samePorts(a.ports, b.ports) && sameList(a.ips, b.ips)
     && sameList(a.ready, b.ready) && sameList(a.hostnames, b.hostnames) && sameList(a.podNames, b.podNames),
   group: (s) => s.service,
 };
 
 export const PODS: TableKind<Pod> = {
-  ips: (p) => p.ips,
+  ipKeys: (p) => p.ips,
   same: (a, b) => sameList(a.ips, b.ips),
 };
 
 /** One kind's records and indexes, swapped whole by a relist. */
 export class Table<V extends { namespace: string; name: string }> {
   readonly byName = new ByNs<V>();
-  readonly byIP = new Map<string, Some<V>>();
+  readonly byIP = new Map<IPKey, Some<V>>();
   /** ns -> group -> its records, in arrival order (kinds with groups only). */
   readonly groups = new ByNs<Some<V>>();
 
@@ -166,7 +214,7 @@ export class Table<V extends { namespace: string; name: string }> {
       else if (Array.isArray(g)) g.push(v);
       else this.groups.set(v.namespace, group, [g, v]);
     }
-    for (const ip of this.desc.ips(v)) addTo(this.byIP, ip, v);
+    for (const k of this.desc.ipKeys(v)) addTo(this.byIP, k, v);
   }
 
   drop(v: V): void {
@@ -182,7 +230,7 @@ export class Table<V extends { namespace: string; name: string }> {
         if (g.length === 1 && only !== undefined) this.groups.set(v.namespace, group, only);
       }
     }
-    for (const ip of this.desc.ips(v)) removeFrom(this.byIP, ip, v);
+    for (const k of this.desc.ipKeys(v)) removeFrom(this.byIP, k, v);
   }
 
   /** Both tables hold the same records (a relist that changed nothing). */

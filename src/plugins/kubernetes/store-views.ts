@@ -4,7 +4,7 @@
 // in a bounded LRU (MAX_VIEW_ENTRIES endpoints over all cached views).
 
 import type { PortRecord } from './objects.js';
-import type { Service, Slice } from './store-tables.js';
+import { type Service, type Slice, ipText } from './store-tables.js';
 
 /** One serving address of a service, with the label it answers to. */
 export interface EndpointEntry {
@@ -67,8 +67,9 @@ export function labelAt(s: Slice, i: number, ip: string, podNames: boolean): str
 export function buildView(svc: Service, slices: readonly Slice[], podNames: boolean): ServiceView {
   const byIP = new Map<string, EndpointEntry>();
   for (const s of slices) {
-    s.ips.forEach((ip, i) => {
+    s.ips.forEach((addr, i) => {
       if (!serving(svc, s, i)) return;
+      const ip = ipText(addr);
       const e = byIP.get(ip);
       if (e === undefined) {
         byIP.set(ip, { ip, v6: ip.includes(':'), label: labelAt(s, i, ip, podNames), ports: s.ports });

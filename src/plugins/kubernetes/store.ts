@@ -24,6 +24,7 @@
 //                 exists even before its Namespace arrives
 //   pods          ns -> name -> Pod, and IP -> pods
 //   reverse       cluster IP -> services; endpoint IP -> slices holding it
+//                 (IPv4 endpoints keyed per /24, see ipKey in store-tables.ts)
 //   views         "ns/svc" -> serving endpoints of the service, deduplicated
 //                 across slices, with their DNS labels: built on demand,
 //                 dropped when the service or one of its slices changes, and
@@ -41,7 +42,7 @@ import { ProgrammingLatency } from './metrics.js';
 import { matchSelector, type LabelSelector } from './selector.js';
 import { FieldChecker, type InvalidField } from './store-check.js';
 import { Compactor } from './store-compact.js';
-import { PODS, SERVICES, SLICES, type Service, type Slice, Table, each, sameLabels } from './store-tables.js';
+import { PODS, SERVICES, SLICES, type Service, type Slice, type SliceIP, Table, each, ipKey, sameLabels, sliceIP } from './store-tables.js';
 import { EMPTY_VIEW, ServiceView, ViewCache, buildView, labelAt, serving } from './store-views.js';
 
 export type { InvalidField } from './store-check.js';
@@ -263,12 +264,14 @@ export class Store implements StoreSink {
 
   /** (service, label) of every serving endpoint with this IP, in any service that exists. */
   endpointsAt(ip: string): Array<{ svc: Service; label: string }> {
-    const holders = each(this.slices.byIP.get(ip));
+    const addr = sliceIP(ip);
+    // The key's slices hold an address near this one (IPv4: same /24): keep those holding this one.
+    const holders = each(this.slices.byIP.get(ipKey(addr))).filter((s) => s.ips.includes(addr));
     const out: Array<{ svc: Service; label: string }> = [];
     for (const s of holders) {
       const svc = this.services.byName.get(s.namespace, s.service);
       if (svc === undefined) continue;
-      const label = this.servingLabel(svc, ip, holders);
+      const label = this.servingLabel(svc, ip, addr, holders);
       if (label === null || out.some((o) => o.svc === svc && o.label === label)) continue;
       out.push({ svc, label });
     }
@@ -313,10 +316,10 @@ export class Store implements StoreSink {
   }
 
   /** The address's label under `svc` if it serves there: its first serving occurrence, in slice order. */
-  private servingLabel(svc: Service, ip: string, holders: readonly Slice[]): string | null {
+  private servingLabel(svc: Service, ip: string, addr: SliceIP, holders: readonly Slice[]): string | null {
     for (const s of each(this.slices.groups.get(svc.namespace, svc.name))) {
       if (!holders.includes(s)) continue;
-      const i = s.ips.findIndex((a, k) => a === ip && serving(svc, s, k));
+      const i = s.ips.findIndex((a, k) => a === addr && serving(svc, s, k));
       if (i >= 0) return labelAt(s, i, ip, this.opts.endpointPodNames);
     }
     return null;
