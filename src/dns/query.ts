@@ -1,4 +1,5 @@
 import { FLAG, OPCODE_QUERY, QTYPE, RCODE } from './constants.js';
+import { NAME_HASH_START, nextHash, RecentNames } from './recent-names.js';
 import { skipName } from './wire.js';
 
 /** EDNS0 facts from the query's OPT record (RFC 6891). */
@@ -69,6 +70,7 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   let at = 0;
   let plain = true;
   let upper = false;
+  let hash = NAME_HASH_START;
   for (;;) {
     const l = raw[off];
     if (l === undefined) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated name');
@@ -77,18 +79,30 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
     if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
     // RFC 1035 3.1: 255 octets at most, counting every length octet and the root's.
     if (off - 12 + 1 + l + 1 > 255) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
-    if (at > 0) nameScratch[at++] = 0x2e;
+    if (at > 0) { nameScratch[at++] = 0x2e; hash = nextHash(hash, 0x2e); }
     for (let i = off + 1; i <= off + l; i++) {
       const c = raw[i];
       if (c === undefined) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label'); // checked above
       if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
       else if (c >= 0x41 && c <= 0x5a) upper = true;
       nameScratch[at++] = c;
+      hash = nextHash(hash, c);
     }
     off += 1 + l;
   }
-  const name = plain ? nameScratch.toString('latin1', 0, at) : escapedName(raw, 12);
-  const lname = upper || !plain ? name.toLowerCase() : name;
+  let name: string;
+  let lname: string;
+  if (!plain) {
+    name = escapedName(raw, 12);
+    lname = name.toLowerCase();
+  } else if (recent.find(nameScratch, at, hash)) {
+    name = recent.name;
+    lname = recent.lname;
+  } else {
+    name = nameScratch.toString('latin1', 0, at);
+    lname = upper ? name.toLowerCase() : name;
+    recent.keep(nameScratch, at, hash, name, lname);
+  }
   if (off + 4 > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated question');
   const type = u16(raw, off);
   const qclass = u16(raw, off + 2);
@@ -143,6 +157,7 @@ function problem(drop: boolean, rcode: number, id: number, flags: number, questi
 }
 
 const nameScratch = Buffer.alloc(256);
+const recent = new RecentNames();
 
 /**
  * The name at `off` with \DDD / \. escapes, for the rare query whose labels
