@@ -65,11 +65,9 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
   if (12 + 5 + (ns + ar) * MIN_RR > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'counts exceed packet');
 
   // Question name: plain labels only (a compression pointer in a query's only name is invalid).
-  // Plain names are gathered into one scratch buffer and made into a string once.
+  // A first walk checks the label lengths and hashes the wire bytes: a name seen lately is known
+  // by those bytes (recent-names.ts), and only a new one has its bytes checked and made text.
   let off = 12;
-  let at = 0;
-  let plain = true;
-  let upper = false;
   let hash = NAME_HASH_START;
   for (;;) {
     const l = raw[off];
@@ -79,29 +77,37 @@ export function parseQuery(raw: Buffer): ParsedQuery | QueryProblem {
     if (off + 1 + l > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label');
     // RFC 1035 3.1: 255 octets at most, counting every length octet and the root's.
     if (off - 12 + 1 + l + 1 > 255) return problem(false, RCODE.FORMERR, id, flags, 0, 'name too long');
-    if (at > 0) { nameScratch[at++] = 0x2e; hash = nextHash(hash, 0x2e); }
-    for (let i = off + 1; i <= off + l; i++) {
-      const c = raw[i];
-      if (c === undefined) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated label'); // checked above
-      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
-      else if (c >= 0x41 && c <= 0x5a) upper = true;
-      nameScratch[at++] = c;
-      hash = nextHash(hash, c);
-    }
-    off += 1 + l;
+    const end = off + 1 + l;
+    for (let i = off; i < end; i++) hash = nextHash(hash, raw[i] ?? 0);
+    off = end;
   }
   let name: string;
   let lname: string;
-  if (!plain) {
-    name = escapedName(raw, 12);
-    lname = name.toLowerCase();
-  } else if (recent.find(nameScratch, at, hash)) {
+  if (recent.find(raw, 12, off - 12, hash)) {
     name = recent.name;
     lname = recent.lname;
   } else {
-    name = nameScratch.toString('latin1', 0, at);
-    lname = upper ? name.toLowerCase() : name;
-    recent.keep(nameScratch, at, hash, name, lname);
+    // Plain names are gathered into one scratch buffer and made into a string once.
+    let at = 0;
+    let plain = true;
+    let upper = false;
+    for (let p = 12, l = raw[p] ?? 0; l !== 0; p += 1 + l, l = raw[p] ?? 0) {
+      if (at > 0) nameScratch[at++] = 0x2e;
+      for (let i = p + 1; i <= p + l; i++) {
+        const c = raw[i] ?? 0;
+        if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
+        else if (c >= 0x41 && c <= 0x5a) upper = true;
+        nameScratch[at++] = c;
+      }
+    }
+    if (plain) {
+      name = nameScratch.toString('latin1', 0, at);
+      lname = upper ? name.toLowerCase() : name;
+      recent.keep(raw, 12, off - 12, hash, name, lname);
+    } else {
+      name = escapedName(raw, 12);
+      lname = name.toLowerCase();
+    }
   }
   if (off + 4 > len) return problem(false, RCODE.FORMERR, id, flags, 0, 'truncated question');
   const type = u16(raw, off);

@@ -1,4 +1,4 @@
-// Question names seen lately, by their wire bytes. Making a JS string of a
+// Question names seen lately, by their wire bytes (length-prefixed labels). Making a JS string of a
 // name costs a call into C++ (latin1Slice) and a fresh string whose hash
 // every Map lookup downstream computes again; clients ask the same names
 // over and over, so a name whose bytes match a kept one reuses its strings
@@ -8,7 +8,7 @@
 
 /** Slots (a power of two): the bench's ~4,000 cluster names mostly fit. */
 const SLOTS = 8192;
-/** Longer names are not kept (cluster names are rarely this long). */
+/** Longer names (wire bytes, with the root's 0) are not kept: cluster names are rarely this long. */
 export const RECENT_NAME_MAX = 64;
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -21,10 +21,14 @@ export function nextHash(h: number, byte: number): number {
   return Math.imul(h ^ byte, FNV_PRIME);
 }
 
-/** The slot a plain name (its text, as the wire's bytes joined by dots) takes: tests make clashes with it. */
+/** The slot a plain name (its text, no trailing dot) takes: tests make clashes with it. */
 export function recentNameSlot(text: string): number {
   let h = NAME_HASH_START;
-  for (let i = 0; i < text.length; i++) h = nextHash(h, text.charCodeAt(i));
+  if (text === '') return h & (SLOTS - 1);
+  for (const label of text.split('.')) {
+    h = nextHash(h, label.length);
+    for (let i = 0; i < label.length; i++) h = nextHash(h, label.charCodeAt(i));
+  }
   return h & (SLOTS - 1);
 }
 
@@ -39,20 +43,20 @@ export class RecentNames {
   name = '';
   lname = '';
 
-  /** True when src[0, len) was kept: its strings are then in name / lname. */
-  find(src: Uint8Array, len: number, hash: number): boolean {
+  /** True when src[start, start + len) was kept: its strings are then in name / lname. */
+  find(src: Uint8Array, start: number, len: number, hash: number): boolean {
     const slot = hash & (SLOTS - 1);
     const bytes = this.bytes;
     if (bytes === null || this.lengths[slot] !== len || len === 0) return false;
     const base = slot * RECENT_NAME_MAX;
-    for (let i = 0; i < len; i++) if (bytes[base + i] !== src[i]) return false;
+    for (let i = 0; i < len; i++) if (bytes[base + i] !== src[start + i]) return false;
     this.name = this.names[slot] ?? '';
     this.lname = this.lnames[slot] ?? '';
     return true;
   }
 
-  /** Keeps src[0, len) with its strings (names too long are not kept). */
-  keep(src: Uint8Array, len: number, hash: number, name: string, lname: string): void {
+  /** Keeps src[start, start + len) with its strings (names too long are not kept). */
+  keep(src: Uint8Array, start: number, len: number, hash: number, name: string, lname: string): void {
     if (len > RECENT_NAME_MAX || len === 0) return;
     const slot = hash & (SLOTS - 1);
     let bytes = this.bytes;
@@ -63,7 +67,7 @@ export class RecentNames {
       this.lnames = new Array<string>(SLOTS).fill('');
     }
     const base = slot * RECENT_NAME_MAX;
-    for (let i = 0; i < len; i++) bytes[base + i] = src[i] ?? 0;
+    for (let i = 0; i < len; i++) bytes[base + i] = src[start + i] ?? 0;
     this.lengths[slot] = len;
     this.names[slot] = name;
     this.lnames[slot] = lname;
