@@ -1,8 +1,8 @@
 // Profiles clusterdns under dnsperf load: cluster names (default) or cached forwarded names
-// (--cache). Prints the functions with the most self time. Not a benchmark: figures are skewed
+// (--cache), or the bare echo server on the same load (--echo: the floor to compare with). Prints the functions with the most self time. Not a benchmark: figures are skewed
 // by the profiler; use it to find where the query path spends its time.
 //
-//   node --import tsx bench/profile.ts [--cache] [--seconds 5]
+//   node --import tsx bench/profile.ts [--cache | --echo] [--seconds 5]
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { cpuSeconds, startPinned, stopChild } from './lib/proc.js';
 
 const argv = process.argv.slice(2);
 const cache = argv.includes('--cache');
+const echo = argv.includes('--echo');
 const seconds = Number(argv[argv.indexOf('--seconds') + 1] || 5);
 
 interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; id: number }
@@ -47,12 +48,14 @@ async function main(): Promise<void> {
   const qfile = join(dir, 'q.txt');
   writeFileSync(qfile, cache ? Array.from({ length: 100 }, (_, i) => `host${i}.example.test A`).join('\n') + '\n' : queryFile(svcs));
   const profDir = join(dir, 'prof');
-  const cd = await startPinned('0', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, 'dist/src/cli.js', '--conf', join(dir, 'Corefile')], 'serving conf=');
+  const cd = echo
+    ? await startPinned('0', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', 'bench/echo-server.ts', String(port)], 'echo ready')
+    : await startPinned('0', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, 'dist/src/cli.js', '--conf', join(dir, 'Corefile')], 'serving conf=');
   await dnsperf({ port, file: qfile, seconds: 1, clients: 4, outstanding: 50, core: '1' });
   const c0 = cpuSeconds(cd.pid!);
   const r = await dnsperf({ port, file: qfile, seconds, clients: 8, outstanding: 200, core: '1' });
   const cpu = cpuSeconds(cd.pid!) - c0;
-  console.log(`${cache ? 'cache hits' : 'cluster names'}: ${Math.round(r.qps)} QPS (profiled), ${(cpu / r.completed * 1e6).toFixed(1)} µs CPU/query`);
+  console.log(`${echo ? 'echo server' : cache ? 'cache hits' : 'cluster names'}: ${Math.round(r.qps)} QPS (profiled), ${(cpu / r.completed * 1e6).toFixed(1)} µs CPU/query`);
   await stopChild(cd);
   await stopChild(knot);
   await api.stop();

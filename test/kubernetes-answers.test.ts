@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import dnsPacket from 'dns-packet';
 import { reverseName } from '../src/dns/names.js';
+import { recentNameSlot } from '../src/dns/recent-names.js';
 import { queryBytes, rcodeOf, udpRaw } from './support/dns.js';
 import type { Running } from './support/server.js';
 import { answerCase, ask, nodataCase, nxCase, removeDir, runCases, SOA_CLUSTER, start, writeCluster } from './support/kubernetes-fixtures.js';
@@ -324,6 +325,24 @@ example.test {
       const nx = dnsPacket.decode((await udpRaw(port, queryBytes(`NoPe.DeMo.SvC.Cluster.LOCAL`, 'A')))!);
       expect(nx.questions![0]!.name).to.equal('NoPe.DeMo.SvC.Cluster.LOCAL');
       expect(rcodeOf(nx)).to.equal('NXDOMAIN');
+    });
+
+    it('names sharing a slot of the parser\'s recent-names table each get their own answer', async () => {
+      // A name of the same length in the same slot as web.demo...: only a byte-by-byte check tells them apart.
+      const web = `web.demo.svc.${Z}`;
+      const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+      let twin = '';
+      for (let i = 0; i < chars.length ** 3 && twin === ''; i++) {
+        const label = [i % 36, Math.floor(i / 36) % 36, Math.floor(i / 1296)].map((k) => chars[k]).join('');
+        const name = `${label}.demo.svc.${Z}`;
+        if (label !== 'web' && recentNameSlot(name) === recentNameSlot(web)) twin = name;
+      }
+      expect(twin, 'a name in the same slot').to.not.equal('');
+      for (let i = 0; i < 3; i++) {
+        expect(rcodeOf(dnsPacket.decode((await udpRaw(port, queryBytes(twin, 'A')))!))).to.equal('NXDOMAIN');
+        const p = dnsPacket.decode((await udpRaw(port, queryBytes(web, 'A')))!);
+        expect((p.answers![0] as { data: string }).data).to.equal('10.96.1.10');
+      }
     });
 
     it('names outside the plugin zones are not ours', async () => {

@@ -7,18 +7,19 @@
 // memo (and the per-zone SOA/negative replies, whose serial changed). This
 // is coarse but simple and always correct: an answer never outlives the
 // state it was computed from. The memo is bounded (MAX_MEMO entries) and
-// evicts the least recently used: a flood of random names (every one an
-// NXDOMAIN to remember) pushes out only entries nobody asks for, where a
-// whole-memo clear at the bound made every real name a miss at once.
+// evicts the least recently used (approximately, see answer-memo.ts): a
+// flood of random names (every one an NXDOMAIN to remember) pushes out only
+// entries nobody asks for, where a whole-memo clear at the bound made every
+// real name a miss at once.
 //
 // Replies are shared between queries: nothing downstream mutates them (the
 // encoder only reads). Owner names are the lower-case query name; the
 // encoder compresses them into a pointer at the question, so the client's
 // spelling comes back.
 
-import { LRUCache } from 'lru-cache';
 import { QTYPE, RCODE } from '../../dns/constants.js';
 import { records, reusable, type RecordsReply, type RR } from '../../dns/reply.js';
+import { AnswerMemo } from './answer-memo.js';
 import { parseName, podIP, type Asked } from './names.js';
 import type { PortRecord } from './objects.js';
 import type { EndpointEntry, Service, Store } from './store.js';
@@ -51,10 +52,7 @@ const isV6 = (ip: string): boolean => ip.includes(':');
 interface ZoneReplies { soa: RR; nxdomain: RecordsReply; nodata: RecordsReply; servfail: RecordsReply }
 
 export class Answerer {
-  /** Keyed "<qtype>/<lname>": the type has no "/", so the key is unambiguous. */
-  // Bounded by maxSize (each entry counts 1), not `max`: with `max` lru-cache allocates its
-  // arrays for all 50,000 entries up front (~1.4 MB), also for a server asked a few names.
-  private memo = new LRUCache<string, Computed>({ maxSize: MAX_MEMO, sizeCalculation: () => 1 });
+  private memo = new AnswerMemo<Computed>(MAX_MEMO);
   private memoGen = -1;
   private zoneReplies = new Map<string, ZoneReplies>();
   private readonly negTtl: number;
@@ -68,8 +66,7 @@ export class Answerer {
   /** The memoized answer for a name at or below `zone` (one of cfg.zones). */
   lookup(lname: string, qtype: number, zone: string): Computed {
     this.fresh();
-    const key = `${qtype}/${lname}`;
-    let c = this.memo.get(key);
+    let c = this.memo.get(qtype, lname);
     if (c !== undefined) return c;
     c = this.compute(lname, qtype, zone);
     // A finished answer gets its own Reply (sections still shared), so the
@@ -78,7 +75,7 @@ export class Answerer {
       const r = c.reply;
       c = { reply: reusable(r.rcode, r.by, r.aa, r.answer, r.authority, r.additional), chase: null };
     }
-    this.memo.set(key, c);
+    this.memo.set(qtype, lname, c);
     return c;
   }
 
