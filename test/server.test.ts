@@ -321,14 +321,30 @@ sub.example.org {
   });
 
   it('an answer that resolves after stop() closed the UDP socket is dropped, not thrown (the process lives on)', async () => {
-    const s2 = await startCorefile('example.net {\n answer\n}\n', { plugins });
+    // The answer is held until the socket is closed: no timing to lose on a loaded machine.
+    let arrived!: () => void;
+    const asking = new Promise<void>((r) => { arrived = r; });
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    const heldPlugin: PluginDefinition = {
+      name: 'held',
+      setup: () => ({
+        name: 'held',
+        serve(req: Request) {
+          arrived();
+          return released.then(() => records(RCODE.NOERROR, 'held', true, [{ name: req.name, type: 'A', ttl: 5, data: '192.0.2.7' }]));
+        },
+      }),
+    };
+    const s2 = await startCorefile('example.net {\n held\n}\n', { plugins: [...plugins, heldPlugin] });
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown): void => { unhandled.push(e); };
     process.prependListener('unhandledRejection', onUnhandled);
     try {
-      const asked = udpRaw(s2.port, queryBytes('slow.example.net', 'A'), 300);
-      await new Promise((r) => setTimeout(r, 10));
-      await s2.server.stop(0); // no grace: the socket closes while the 50 ms answer is pending
+      const asked = udpRaw(s2.port, queryBytes('held.example.net', 'A'), 300);
+      await asking;
+      await s2.server.stop(0); // no grace: the socket closes while the answer is pending
+      release();
       expect(await asked).to.equal(null);
       await new Promise((r) => setTimeout(r, 100));
       expect(unhandled.map(String)).to.deep.equal([]);
