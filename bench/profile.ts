@@ -1,14 +1,15 @@
-// Profiles clusterdns under dnsperf load: cluster names (default) or cached forwarded names
-// (--cache), or the bare echo server on the same load (--echo: the floor to compare with). Prints the functions with the most self time. Not a benchmark: figures are skewed
+// Profiles clusterdns under dnsperf load: cluster names (default), cached forwarded names
+// (--cache), cluster names through rewrite + template + autopath (--plugins, run.ts's
+// clusterdns-plugins target), or the bare echo server on the same load (--echo: the floor to compare with). Prints the functions with the most self time. Not a benchmark: figures are skewed
 // by the profiler; use it to find where the query path spends its time.
 //
-//   node --import tsx bench/profile.ts [--cache | --echo] [--seconds 5]
+//   node --import tsx bench/profile.ts [--cache | --plugins | --echo] [--seconds 5]
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApi } from '../test/support/kube-api.js';
 import { freePort } from '../test/support/server.js';
-import { clusterServices, loadApi, queryFile, zoneFile } from './lib/cluster.js';
+import { clusterServices, loadApi, pluginsChainCorefile, queryFile, zoneFile } from './lib/cluster.js';
 import { dnsperf } from './lib/dnsperf.js';
 import { writeKnotConfig } from './lib/knot.js';
 import { cpuSeconds, startPinned, stopChild } from './lib/proc.js';
@@ -16,6 +17,7 @@ import { cpuSeconds, startPinned, stopChild } from './lib/proc.js';
 const argv = process.argv.slice(2);
 const cache = argv.includes('--cache');
 const echo = argv.includes('--echo');
+const plugins = argv.includes('--plugins');
 const seconds = Number(argv[argv.indexOf('--seconds') + 1] || 5);
 
 interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; id: number }
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     forward . 127.0.0.1:${knotPort}
 }
 `);
+  if (plugins) writeFileSync(join(dir, 'Corefile'), pluginsChainCorefile(port, api.writeKubeconfig(dir), knotPort));
   const qfile = join(dir, 'q.txt');
   writeFileSync(qfile, cache ? Array.from({ length: 100 }, (_, i) => `host${i}.example.test A`).join('\n') + '\n' : queryFile(svcs));
   const profDir = join(dir, 'prof');
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
   const c0 = cpuSeconds(cd.pid!);
   const r = await dnsperf({ port, file: qfile, seconds, clients: 8, outstanding: 200, core: '1' });
   const cpu = cpuSeconds(cd.pid!) - c0;
-  console.log(`${echo ? 'echo server' : cache ? 'cache hits' : 'cluster names'}: ${Math.round(r.qps)} QPS (profiled), ${(cpu / r.completed * 1e6).toFixed(1)} µs CPU/query`);
+  console.log(`${echo ? 'echo server' : cache ? 'cache hits' : plugins ? 'cluster names through rewrite + template + autopath' : 'cluster names'}: ${Math.round(r.qps)} QPS (profiled), ${(cpu / r.completed * 1e6).toFixed(1)} µs CPU/query`);
   await stopChild(cd);
   await stopChild(knot);
   await api.stop();

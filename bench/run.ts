@@ -15,7 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApi } from '../test/support/kube-api.js';
 import { freePort } from '../test/support/server.js';
-import { clusterServices, loadApi, queryFile, zoneFile, type ClusterSpec } from './lib/cluster.js';
+import { clusterServices, loadApi, pluginsChainCorefile, queryFile, zoneFile, type ClusterSpec } from './lib/cluster.js';
 import { dnsmasqArgs } from './lib/dnsmasq.js';
 import { dnsperf, type PerfResult } from './lib/dnsperf.js';
 import { writeKnotConfig } from './lib/knot.js';
@@ -91,31 +91,9 @@ miss.test:${cdPort} {
     forward . 127.0.0.1:${knotPort}
 }
 `);
-  // The same cluster names through a chain a customised cluster runs (issue 12's check): a rewrite
-  // rule, AKS's two template blocks and autopath (with pods verified, which it needs) in front of
-  // kubernetes, in one block as AKS has it.
   const plPort = await freePort();
   const pluginsCorefile = join(dir, 'Corefile.plugins');
-  writeFileSync(pluginsCorefile, `.:${plPort} {
-    bind 127.0.0.1
-    rewrite name suffix .corp.example.com. .svc.cluster.local. answer auto
-    template ANY ANY internal.cloudapp.net {
-        match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
-        rcode NXDOMAIN
-        fallthrough
-    }
-    template ANY ANY reddog.microsoft.com {
-        rcode NXDOMAIN
-    }
-    autopath @kubernetes
-    kubernetes cluster.local in-addr.arpa {
-        kubeconfig ${kubeconfig}
-        pods verified
-        fallthrough in-addr.arpa
-    }
-    forward . 127.0.0.1:${knotPort}
-}
-`);
+  writeFileSync(pluginsCorefile, pluginsChainCorefile(plPort, kubeconfig, knotPort));
   const targets: Target[] = [];
   const knot = await startPinned(SERVER_CORE, 'knotd', ['-c', knotConf], 'server started');
   targets.push({ name: 'knotd', port: knotPort, proc: knot, tcp: true, file: qfile });

@@ -94,3 +94,31 @@ export function queryFile(svcs: BenchService[], count = 10_000, zone = 'cluster.
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * Cluster names through a chain a customised cluster runs (issue 12's check): a rewrite rule,
+ * AKS's two template blocks and autopath (with pods verified, which it needs) in front of
+ * kubernetes, in one block as AKS has it.
+ */
+export function pluginsChainCorefile(port: number, kubeconfig: string, forwardPort: number): string {
+  return `.:${port} {
+    bind 127.0.0.1
+    rewrite name suffix .corp.example.com. .svc.cluster.local. answer auto
+    template ANY ANY internal.cloudapp.net {
+        match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
+        rcode NXDOMAIN
+        fallthrough
+    }
+    template ANY ANY reddog.microsoft.com {
+        rcode NXDOMAIN
+    }
+    autopath @kubernetes
+    kubernetes cluster.local in-addr.arpa {
+        kubeconfig ${kubeconfig}
+        pods verified
+        fallthrough in-addr.arpa
+    }
+    forward . 127.0.0.1:${forwardPort}
+}
+`;
+}

@@ -117,7 +117,8 @@ export class CachePlugin implements Plugin {
     }
     const key = cacheKey(req);
     const now = this.now();
-    const e = this.denial.get(key) ?? this.success.get(key);
+    // A key lives in one store at most (store() deletes it from the other); success is asked first as most hits are there.
+    const e = this.success.get(key) ?? this.denial.get(key);
     if (e !== undefined) {
       const ttl = e.ttl - Math.floor((now - e.stored) / 1000);
       if (ttl > 0) {
