@@ -7,9 +7,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeKubeApi } from '../test/support/kube-api.js';
 import { freePort } from '../test/support/server.js';
-import { clusterServices, loadApi, pluginsChainCorefile, queryFile, zoneFile } from './lib/cluster.js';
+import { startClusterApi, pluginsChainCorefile, queryFile, zoneFile } from './lib/cluster.js';
 import { dnsperf } from './lib/dnsperf.js';
 import { writeKnotConfig } from './lib/knot.js';
 import { cpuSeconds, startPinned, stopChild } from './lib/proc.js';
@@ -23,12 +22,8 @@ const seconds = Number(argv[argv.indexOf('--seconds') + 1] || 5);
 interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; id: number }
 
 async function main(): Promise<void> {
-  const spec = { services: 1000, namespaces: 10, headless: 50, endpointsPerHeadless: 10 };
-  const svcs = clusterServices(spec);
+  const { api, svcs } = await startClusterApi();
   const dir = mkdtempSync(join(tmpdir(), 'clusterdns-prof-'));
-  const api = new FakeKubeApi();
-  await api.start(0);
-  loadApi(api, spec, svcs);
   const knotPort = await freePort();
   const z = zoneFile(svcs);
   let ext = '$ORIGIN example.test.\n@ 300 IN SOA ns.example.test. h.example.test. 1 7200 1800 86400 300\n@ 300 IN NS ns\nns 300 IN A 127.0.0.1\n';

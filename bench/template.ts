@@ -8,16 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { queryBytes } from '../test/support/dns.js';
 import { startCorefile, type Running } from '../test/support/server.js';
 import { startUpstream } from '../test/support/upstream.js';
-
-const AKS_TEMPLATES = `
-    template ANY ANY internal.cloudapp.net {
-      match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
-      rcode NXDOMAIN
-      fallthrough
-    }
-    template ANY ANY reddog.microsoft.com {
-      rcode NXDOMAIN
-    }`;
+import { AKS_TEMPLATES } from './lib/cluster.js';
 
 const up = await startUpstream();
 const corefile = (templates: string): string => `. {

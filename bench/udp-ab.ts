@@ -10,10 +10,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { FakeKubeApi } from '../test/support/kube-api.js';
 import { freePort } from '../test/support/server.js';
 import { numberFlag } from './lib/args.js';
-import { clusterServices, loadApi, queryFile } from './lib/cluster.js';
+import { startClusterApi, queryFile } from './lib/cluster.js';
 import { dnsperf } from './lib/dnsperf.js';
 import { cpuSeconds, median, startPinned, stopChild } from './lib/proc.js';
 
@@ -25,12 +24,8 @@ const SECONDS = numberFlag('seconds', 3);
 interface Target { name: string; port: number; proc: ChildProcess; us: number[]; qps: number[] }
 
 async function main(): Promise<void> {
-  const spec = { services: 1000, namespaces: 10, headless: 50, endpointsPerHeadless: 10 };
-  const svcs = clusterServices(spec);
+  const { api, svcs } = await startClusterApi();
   const dir = mkdtempSync(join(tmpdir(), 'clusterdns-udp-ab-'));
-  const api = new FakeKubeApi();
-  await api.start(0);
-  loadApi(api, spec, svcs);
   const kubeconfig = api.writeKubeconfig(dir);
   const qfile = join(dir, 'q.txt');
   writeFileSync(qfile, queryFile(svcs));

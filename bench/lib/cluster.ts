@@ -16,6 +16,18 @@ export interface BenchService {
   ips: string[];
 }
 
+/** npm run bench's cluster: 1,000 services, 50 of them headless with 10 endpoints each. */
+export const BENCH_CLUSTER: ClusterSpec = { services: 1000, namespaces: 10, headless: 50, endpointsPerHeadless: 10 };
+
+/** The test API server, started and holding `spec`'s cluster. */
+export async function startClusterApi(spec: ClusterSpec = BENCH_CLUSTER): Promise<{ api: FakeKubeApi; svcs: BenchService[] }> {
+  const svcs = clusterServices(spec);
+  const api = new FakeKubeApi();
+  await api.start(0);
+  loadApi(api, spec, svcs);
+  return { api, svcs };
+}
+
 export function clusterServices(spec: ClusterSpec): BenchService[] {
   const out: BenchService[] = [];
   let ep = 0;
@@ -95,6 +107,16 @@ export function queryFile(svcs: BenchService[], count = 10_000, zone = 'cluster.
   return `${lines.join('\n')}\n`;
 }
 
+/** AKS's two template blocks (test/fixtures/aks-Corefile), for a server block. */
+export const AKS_TEMPLATES = `    template ANY ANY internal.cloudapp.net {
+        match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
+        rcode NXDOMAIN
+        fallthrough
+    }
+    template ANY ANY reddog.microsoft.com {
+        rcode NXDOMAIN
+    }`;
+
 /**
  * Cluster names through a chain a customised cluster runs (issue 12's check): a rewrite rule,
  * AKS's two template blocks and autopath (with pods verified, which it needs) in front of
@@ -104,14 +126,7 @@ export function pluginsChainCorefile(port: number, kubeconfig: string, forwardPo
   return `.:${port} {
     bind 127.0.0.1
     rewrite name suffix .corp.example.com. .svc.cluster.local. answer auto
-    template ANY ANY internal.cloudapp.net {
-        match "^(?:[^.]+\\.){4,}internal\\.cloudapp\\.net\\.$"
-        rcode NXDOMAIN
-        fallthrough
-    }
-    template ANY ANY reddog.microsoft.com {
-        rcode NXDOMAIN
-    }
+${AKS_TEMPLATES}
     autopath @kubernetes
     kubernetes cluster.local in-addr.arpa {
         kubeconfig ${kubeconfig}
