@@ -77,6 +77,27 @@ describe('build: the bundled server (dist)', function () {
     expect(statSync(file).size).to.be.below(1_000_000);
   });
 
+  it('turns on Node\'s compile cache in <tmpdir> before loading the bundle, unless NODE_DISABLE_COMPILE_CACHE=1', () => {
+    // TMPDIR, not NODE_COMPILE_CACHE: with that variable set Node would turn the cache on by itself.
+    const cached = (env: Record<string, string>): string[] => {
+      const tmp = mkdtempSync(join(tmpdir(), 'clusterdns-ccache-'));
+      try {
+        const { NODE_COMPILE_CACHE: _unset, ...base } = process.env;
+        execFileSync(process.execPath, [join(out, 'src', 'cli.js'), '--version'], { env: { ...base, TMPDIR: tmp, ...env }, stdio: 'ignore' });
+        const root = join(tmp, 'node-compile-cache');
+        return readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    };
+    // The chunk of src/cli.ts and the chunks it imports: compiled after the cache was on.
+    expect(cached({}).length).to.be.at.least(3);
+    expect(cached({ NODE_DISABLE_COMPILE_CACHE: '1' })).to.deep.equal([]);
+  });
+
   it('syncs from an HTTPS API server with a CA file, a client certificate and a token, and answers', async () => {
     const frontPort = (front.address() as net.AddressInfo).port;
     const dir = mkdtempSync(join(tmpdir(), 'clusterdns-build-run-'));
