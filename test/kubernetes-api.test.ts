@@ -6,29 +6,9 @@ import { expect } from 'chai';
 import { setLogSink } from '../src/log.js';
 import { FakeKubeApi, endpointSlice, namespace, pod, service } from './support/kube-api.js';
 import type { Running } from './support/server.js';
-import { ask, expectAnswer, expectNx, SOA_CLUSTER, start } from './support/kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNx, SOA_CLUSTER, start, untilAnswer } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<{ value: T; elapsed: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    let value: T;
-    try {
-      value = await fn();
-    } catch (err) {
-      // ask() sends UDP and TCP at once: a poll can straddle the change being
-      // waited for (one answered before it, one after). Ask again; a lasting
-      // disagreement still fails.
-      if (Date.now() - t0 > ms) throw err;
-      await new Promise((r) => setTimeout(r, 5));
-      continue;
-    }
-    const elapsed = Date.now() - t0;
-    if (ok(value) || elapsed > ms) return { value, elapsed };
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('kubernetes: with the API source', function () {
   this.timeout(15000);
@@ -74,7 +54,7 @@ cluster.local in-addr.arpa {
 
   it('follows watch events at once', async () => {
     api.upsert('services', service('demo', 'new', { clusterIP: '10.96.5.2', ports: [{ name: 'http', port: 80 }] }));
-    const added = await until(() => ask(srv.port, `new.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
+    const added = await untilAnswer(() => ask(srv.port, `new.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
     expectAnswer(added.value, [`new.demo.svc.${Z} 5 A 10.96.5.2`]);
     // The issue's bound; measured event-to-answer is well under 5 ms (bench/sync.ts).
     expect(added.elapsed).to.be.below(100);
@@ -83,25 +63,25 @@ cluster.local in-addr.arpa {
       { addresses: ['10.5.0.1'], hostname: 'db-0', conditions: { ready: true } },
       { addresses: ['10.5.0.2'], hostname: 'db-1', conditions: { ready: true } },
     ], [{ name: 'pg', port: 5432, protocol: 'TCP' }]));
-    const grown = await until(() => ask(srv.port, `db.demo.svc.${Z}`, 'A'), (a) => a.answer.length === 2, 3000);
+    const grown = await untilAnswer(() => ask(srv.port, `db.demo.svc.${Z}`, 'A'), (a) => a.answer.length === 2, 3000);
     expectAnswer(grown.value, [`db.demo.svc.${Z} 5 A 10.5.0.1`, `db.demo.svc.${Z} 5 A 10.5.0.2`]);
 
     api.remove('services', 'demo', 'web');
-    const gone = await until(() => ask(srv.port, `web.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 3000);
+    const gone = await untilAnswer(() => ask(srv.port, `web.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 3000);
     expectNx(gone.value, SOA_CLUSTER(5));
     expect(gone.elapsed).to.be.below(100);
 
     api.upsert('endpointslices', endpointSlice('demo', 'db-1', 'db', 'IPv4', [
       { addresses: ['10.5.0.2'], hostname: 'db-1', conditions: { ready: true } },
     ], [{ name: 'pg', port: 5432, protocol: 'TCP' }]));
-    const shrunk = await until(() => ask(srv.port, `db.demo.svc.${Z}`, 'A'), (a) => a.answer.length === 1, 3000);
+    const shrunk = await untilAnswer(() => ask(srv.port, `db.demo.svc.${Z}`, 'A'), (a) => a.answer.length === 1, 3000);
     expectAnswer(shrunk.value, [`db.demo.svc.${Z} 5 A 10.5.0.2`]);
     expectNx(await ask(srv.port, `db-0.db.demo.svc.${Z}`, 'A'), SOA_CLUSTER(5));
   });
 
   it('cut watches + expired history + a delete while disconnected: that object goes, the rest stays', async () => {
     api.upsert('services', service('demo', 'doomed', { clusterIP: '10.96.5.3', ports: [{ name: 'http', port: 80 }] }));
-    await until(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
+    await untilAnswer(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
     // Nothing reaches the client: its watches are silent, then cut; meanwhile the object is deleted and history compacted.
     api.silentWatches = true;
     api.cutWatches();
@@ -110,9 +90,9 @@ cluster.local in-addr.arpa {
     api.expireHistory();
     api.silentWatches = false;
     api.cutWatches();
-    const gone = await until(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 8000);
+    const gone = await untilAnswer(() => ask(srv.port, `doomed.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 8000);
     expectNx(gone.value, SOA_CLUSTER(5));
-    const other = await until(() => ask(srv.port, `other.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 8000);
+    const other = await untilAnswer(() => ask(srv.port, `other.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 8000);
     expectAnswer(other.value, [`other.demo.svc.${Z} 5 A 10.96.5.4`]);
     expectAnswer(await ask(srv.port, `new.demo.svc.${Z}`, 'A'), [`new.demo.svc.${Z} 5 A 10.96.5.2`]);
     expectAnswer(await ask(srv.port, `db.demo.svc.${Z}`, 'A'), [`db.demo.svc.${Z} 5 A 10.5.0.2`]);
@@ -135,7 +115,7 @@ cluster.local in-addr.arpa {
     // And it resyncs afterwards: a change made after the outage shows up.
     api.upsert('services', service('demo', 'after', { clusterIP: '10.96.5.5', ports: [{ name: 'http', port: 80 }] }));
     // The retry after the outage may wait out a backoff step (capped at 10 s).
-    const after = await until(() => ask(srv.port, `after.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 15000);
+    const after = await untilAnswer(() => ask(srv.port, `after.demo.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 15000);
     expectAnswer(after.value, [`after.demo.svc.${Z} 5 A 10.96.5.5`]);
   });
 });

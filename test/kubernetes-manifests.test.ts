@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setLogSink } from '../src/log.js';
 import { ALIAS_EXPANSION_BUDGET, readObjects } from '../src/plugins/kubernetes/manifests.js';
 import { freePort, type Running } from './support/server.js';
-import { ask, expectAnswer, expectNx, removeDir, SOA_CLUSTER, start, writeCluster } from './support/kubernetes-fixtures.js';
+import { ask, expectAnswer, expectNx, removeDir, SOA_CLUSTER, start, untilAnswer, writeCluster } from './support/kubernetes-fixtures.js';
 
 const Z = 'cluster.local';
 
@@ -18,16 +18,6 @@ kind: Service
 metadata: {name: ${name}, namespace: live}
 spec: {clusterIP: ${ip}, ports: [{name: http, port: 80}]}
 `;
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<{ value: T; elapsed: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const value = await fn();
-    const elapsed = Date.now() - t0;
-    if (ok(value) || elapsed > ms) return { value, elapsed };
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('kubernetes: manifests source', function () {
   this.timeout(15000);
@@ -59,7 +49,7 @@ cluster.local {
 
   it('a changed file is answered from within a second', async () => {
     writeFileSync(join(dir, 'live.yaml'), service('one', '10.96.9.11'));
-    const { value, elapsed } = await until(() => ask(srv.port, `one.live.svc.${Z}`, 'A'), (a) => a.answer[0]?.endsWith('10.96.9.11') === true, 3000);
+    const { value, elapsed } = await untilAnswer(() => ask(srv.port, `one.live.svc.${Z}`, 'A'), (a) => a.answer[0]?.endsWith('10.96.9.11') === true, 3000);
     expectAnswer(value, [`one.live.svc.${Z} 5 A 10.96.9.11`]);
     expect(elapsed).to.be.below(1000);
   });
@@ -68,11 +58,11 @@ cluster.local {
     writeFileSync(join(dir, 'sub', 'three.json'), JSON.stringify({
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'three', namespace: 'live' }, spec: { clusterIP: '10.96.9.3', ports: [{ name: 'http', port: 80 }] },
     }));
-    const added = await until(() => ask(srv.port, `three.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
+    const added = await untilAnswer(() => ask(srv.port, `three.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 3000);
     expectAnswer(added.value, [`three.live.svc.${Z} 5 A 10.96.9.3`]);
     expect(added.elapsed).to.be.below(1000);
     rmSync(join(dir, 'sub', 'dir', 'two.yml'));
-    const gone = await until(() => ask(srv.port, `two.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 3000);
+    const gone = await untilAnswer(() => ask(srv.port, `two.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 3000);
     expectNx(gone.value, SOA_CLUSTER(5));
     expect(gone.elapsed).to.be.below(1000);
   });
@@ -80,12 +70,12 @@ cluster.local {
   it('a broken file is logged and its last good content kept; fixing it is picked up', async () => {
     logs.length = 0;
     writeFileSync(join(dir, 'live.yaml'), `${service('one', '10.96.9.21')}\n---\nkind: [oops\n`);
-    const logged = await until(async () => logs.filter((l) => /^\[ERROR\] plugin\/kubernetes: manifests: cannot load .*live\.yaml; keeping its last good content/.test(l)), (l) => l.length > 0, 3000);
+    const logged = await untilAnswer(async () => logs.filter((l) => /^\[ERROR\] plugin\/kubernetes: manifests: cannot load .*live\.yaml; keeping its last good content/.test(l)), (l) => l.length > 0, 3000);
     expect(logged.value, 'an error line naming the file').to.have.length.greaterThan(0);
     expect(logged.value[0]).to.match(/invalid YAML at line 9, column 1: unexpected end of the stream within a flow collection/);
     expectAnswer(await ask(srv.port, `one.live.svc.${Z}`, 'A'), [`one.live.svc.${Z} 5 A 10.96.9.11`]);
     writeFileSync(join(dir, 'live.yaml'), service('one', '10.96.9.31'));
-    const fixed = await until(() => ask(srv.port, `one.live.svc.${Z}`, 'A'), (a) => a.answer[0]?.endsWith('10.96.9.31') === true, 3000);
+    const fixed = await untilAnswer(() => ask(srv.port, `one.live.svc.${Z}`, 'A'), (a) => a.answer[0]?.endsWith('10.96.9.31') === true, 3000);
     expectAnswer(fixed.value, [`one.live.svc.${Z} 5 A 10.96.9.31`]);
   });
 });
@@ -121,7 +111,7 @@ describe('kubernetes: an alias bomb among the manifests', function () {
     const t0 = Date.now();
     while (!(refused.test(err) && err.includes('[INFO] serving')) && child.exitCode === null && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
     expect(err).to.match(refused);
-    const first = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
+    const first = await untilAnswer(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
     expectAnswer(first.value, [`one.live.svc.${Z} 5 A 10.96.9.1`]);
     expectNx(await ask(port, `bomb.live.svc.${Z}`, 'A'), SOA_CLUSTER(5));
     const exit = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
@@ -163,7 +153,7 @@ describe('kubernetes: manifests that cannot be read', function () {
     };
     expect(await wait(() => err.includes('[INFO] serving'), 30_000)).to.equal(true, err);
     // On a loaded machine the first read may outlast startup_timeout (SERVFAIL until then).
-    const first = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
+    const first = await untilAnswer(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NOERROR', 20_000);
     expectAnswer(first.value, [`one.live.svc.${Z} 5 A 10.96.9.1`]);
 
     chmodSync(join(dir, 'sub'), 0o000);
@@ -176,7 +166,7 @@ describe('kubernetes: manifests that cannot be read', function () {
     chmodSync(join(dir, 'sub'), 0o755);
     expect(await wait(() => err.includes('plugin/kubernetes: manifests: path is readable again'), 10_000)).to.equal(true, err);
     rmSync(join(dir, 'sub', 'one.yaml'));
-    const gone = await until(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 10_000);
+    const gone = await untilAnswer(() => ask(port, `one.live.svc.${Z}`, 'A'), (a) => a.rcode === 'NXDOMAIN', 10_000);
     expect(gone.value.rcode).to.equal('NXDOMAIN');
     const exit = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -347,6 +347,27 @@ export async function ask(port: number, name: string, type: string): Promise<Ans
   return uv;
 }
 
+/** Polls `fn` (usually an ask()) until `ok` holds or `ms` pass; the last value and the time taken. */
+export async function untilAnswer<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<{ value: T; elapsed: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    let value: T;
+    try {
+      value = await fn();
+    } catch (err) {
+      // ask() sends UDP and TCP at once: a poll can straddle the change being
+      // waited for (one answered before it, one after). Ask again; a lasting
+      // disagreement still fails.
+      if (Date.now() - t0 > ms) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    const elapsed = Date.now() - t0;
+    if (ok(value) || elapsed > ms) return { value, elapsed };
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** The zone's SOA line: record TTL min(ttl, 300), minimum field = ttl. */
 export const SOA_CLUSTER = (ttl: number) => `cluster.local ${Math.min(ttl, 300)} SOA ns.dns.cluster.local hostmaster.cluster.local SERIAL 7200 1800 86400 ${ttl}`;
 
